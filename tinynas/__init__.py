@@ -1,0 +1,5 @@
+"""tinynas: neural architecture search for microcontrollers."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

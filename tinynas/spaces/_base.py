@@ -1,0 +1,347 @@
+"""The search-space interface, the space-file parser and the registry of space families."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from tinynas.errors import SearchSpaceError, unknown_name
+from tinynas.tomlfile import Section, load_toml
+
+if TYPE_CHECKING:
+    import optuna
+    import tf_keras
+
+    from tinynas.graph import Graph
+
+SPACES_DIR = Path(__file__).resolve().parent.parent.parent / "search_spaces"
+
+QUANTIZATIONS = ("ptq", "qat")
+PRUNINGS = ("none", "unstructured", "2:4", "channel")
+
+A = TypeVar("A", bound="Arch")
+
+
+@dataclass(frozen=True)
+class Arch:
+    """Base of every architecture: a frozen dataclass that round-trips through a plain dict.
+
+    The dict is what a trial stores, so any trial can be rebuilt exactly.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """The architecture as JSON-ready data."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls: type[A], data: dict[str, Any]) -> A:
+        """Rebuild an architecture from :meth:`to_dict` output.
+
+        Raises:
+            SearchSpaceError: A field is missing or unknown.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in data.items() if k != "space"}
+        missing, extra = names - set(data), set(data) - names
+        if missing or extra:
+            raise SearchSpaceError(
+                f"architecture for {cls.__name__}: missing {sorted(missing)}, unknown {sorted(extra)}")
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: _typed(hints[k], v) for k, v in data.items()})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    """Turn JSON lists back into the tuples the dataclass declares."""
+    origin = typing.get_origin(hint)
+    if origin is tuple and isinstance(value, list):
+        args = typing.get_args(hint)
+        inner = args[0] if args else Any
+        return tuple(_typed(inner, v) for v in value)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            if typing.get_origin(arg) is tuple and isinstance(value, list):
+                return _typed(arg, value)
+    return value
+
+
+@dataclass(frozen=True)
+class Compression:
+    """Compression settings sampled next to the architecture.
+
+    Attributes:
+        quantization: ``"ptq"`` (post-training) or ``"qat"`` (quantization-aware training);
+            the result is always full int8 with int8 input and output.
+        pruning: ``"none"``, ``"unstructured"`` (magnitude), ``"2:4"`` (structured 2 of 4) or
+            ``"channel"`` (whole filters removed, which shrinks RAM, flash and MACs).
+        sparsity: Target sparsity in ``[0, 1)``.
+        clusters: Weight clusters per layer; 0 for no clustering.
+        distillation: Whether a teacher's soft labels join the loss.
+    """
+
+    quantization: str = "ptq"
+    pruning: str = "none"
+    sparsity: float = 0.0
+    clusters: int = 0
+    distillation: bool = False
+
+    def __post_init__(self) -> None:
+        if self.quantization not in QUANTIZATIONS:
+            raise SearchSpaceError(f"quantization must be one of {QUANTIZATIONS}, got {self.quantization!r}")
+        if self.pruning not in PRUNINGS:
+            raise SearchSpaceError(f"pruning must be one of {PRUNINGS}, got {self.pruning!r}")
+        if not 0.0 <= self.sparsity < 1.0:
+            raise SearchSpaceError(f"sparsity must be in [0, 1), got {self.sparsity}")
+        if self.clusters < 0:
+            raise SearchSpaceError(f"clusters must be >= 0, got {self.clusters}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready settings."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Compression:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(**data)
+
+    def summary(self) -> str:
+        """One short line, e.g. ``qat, channel 50%, 16 clusters``."""
+        parts = [self.quantization]
+        if self.pruning != "none" and self.sparsity > 0:
+            parts.append(f"{self.pruning} {self.sparsity:.0%}")
+        if self.clusters:
+            parts.append(f"{self.clusters} clusters")
+        if self.distillation:
+            parts.append("distilled")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class CompressionChoices:
+    """What a space file lets the search choose for compression."""
+
+    quantization: tuple[str, ...] = ("ptq",)
+    pruning: tuple[str, ...] = ("none",)
+    sparsity: tuple[float, float] = (0.0, 0.0)
+    clusters: tuple[int, ...] = (0,)
+    distillation: tuple[bool, ...] = (False,)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Training budget and options for every candidate of a space."""
+
+    epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    patience: int = 4
+    augment: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    """The parsed, validated content of a space file (family-specific ranges in ``arch``)."""
+
+    name: str
+    family: str
+    description: str
+    path: Path
+    input_ranks: tuple[int, ...]
+    arch: Any
+    compression: CompressionChoices
+    training: TrainingConfig
+
+
+class SearchSpace(ABC):
+    """A family of architectures: how to sample one, build it, and predict its int8 graph.
+
+    Subclasses set :attr:`family` and implement the abstract methods; the registry finds them by
+    family name.
+    """
+
+    family: ClassVar[str]
+    arch_type: ClassVar[type[Arch]]
+
+    def __init__(self, config: SpaceConfig):
+        self.config = config
+
+    @property
+    def name(self) -> str:
+        """The space's name (its file name)."""
+        return self.config.name
+
+    @classmethod
+    @abstractmethod
+    def parse_architecture(cls, section: Section) -> Any:
+        """Validate the ``[architecture]`` table of a space file into family-specific ranges."""
+
+    @abstractmethod
+    def suggest(self, trial: optuna.Trial) -> Arch:
+        """Sample an architecture with ``trial.suggest_*``."""
+
+    @abstractmethod
+    def smallest(self) -> Arch:
+        """The cheapest architecture of the space (for refusing boards nothing fits)."""
+
+    @abstractmethod
+    def build(self, arch: Arch, input_shape: tuple[int, ...], num_classes: int) -> tf_keras.Model:
+        """Build the float Keras model (TensorFlow is imported here, not at module level)."""
+
+    @abstractmethod
+    def graph(self, arch: Arch, input_shape: tuple[int, ...], num_classes: int) -> Graph:
+        """Predict the full-int8 TFLite graph the converter will produce for ``arch``."""
+
+    @abstractmethod
+    def describe(self, arch: Arch) -> str:
+        """A one-line summary of ``arch``."""
+
+    def model_input_shape(self, data_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The model's input shape (batch excluded) for a dataset sample shape.
+
+        Raises:
+            SearchSpaceError: The space does not accept inputs of this rank.
+        """
+        if len(data_shape) not in self.config.input_ranks:
+            raise SearchSpaceError(
+                f"search space {self.name!r} takes inputs of rank "
+                f"{' or '.join(map(str, self.config.input_ranks))}, but the dataset's samples have "
+                f"shape {data_shape}")
+        return data_shape
+
+    def arch_from_dict(self, data: dict[str, Any]) -> Arch:
+        """Rebuild an architecture stored in a trial."""
+        return self.arch_type.from_dict(data)
+
+    def suggest_compression(self, trial: optuna.Trial) -> Compression:
+        """Sample compression settings within the space file's choices."""
+        c = self.config.compression
+        quantization = trial.suggest_categorical("quantization", list(c.quantization))
+        pruning = trial.suggest_categorical("pruning", list(c.pruning))
+        sparsity = 0.0
+        if pruning != "none":
+            if pruning == "2:4":
+                sparsity = 0.5
+            elif c.sparsity[1] > c.sparsity[0]:
+                sparsity = trial.suggest_float("sparsity", c.sparsity[0], c.sparsity[1], step=0.05)
+            else:
+                sparsity = c.sparsity[0]
+        clusters = trial.suggest_categorical("clusters", list(c.clusters))
+        distillation = trial.suggest_categorical("distillation", list(c.distillation))
+        return Compression(quantization=quantization, pruning=pruning, sparsity=round(sparsity, 4),
+                           clusters=int(clusters), distillation=bool(distillation))
+
+
+_FAMILIES: dict[str, type[SearchSpace]] = {}
+
+
+def register(cls: type[SearchSpace]) -> type[SearchSpace]:
+    """Class decorator adding a space family to the registry; refuses duplicates."""
+    if cls.family in _FAMILIES:
+        raise ValueError(f"search-space family {cls.family!r} is already registered")
+    _FAMILIES[cls.family] = cls
+    return cls
+
+
+def families() -> list[str]:
+    """Registered family names."""
+    return sorted(_FAMILIES)
+
+
+def _parse_compression(sec: Section) -> CompressionChoices:
+    choices = CompressionChoices(
+        quantization=sec.str_list("quantization", ["ptq"], choices=QUANTIZATIONS),
+        pruning=sec.str_list("pruning", ["none"], choices=PRUNINGS),
+        sparsity=sec.num_range("sparsity", [0.0, 0.0], low=0.0, high=1.0, high_open=True),
+        clusters=sec.int_list("clusters", [0], low=0, high=256),
+        distillation=tuple(_bool_list(sec, "distillation")),
+    )
+    if 1 in choices.clusters:
+        raise sec.fail("clusters", "a cluster count must be 0 (off) or at least 2", 1)
+    if any(p != "none" for p in choices.pruning) and choices.sparsity[1] <= 0 and (
+            set(choices.pruning) - {"none", "2:4"}):
+        raise sec.fail("sparsity", "must allow a value above 0 when pruning is enabled",
+                       list(choices.sparsity))
+    sec.check_unknown()
+    return choices
+
+
+def _bool_list(sec: Section, key: str) -> list[bool]:
+    value = sec.data.get(key, [False])
+    sec._seen.add(key)
+    if not isinstance(value, list) or not value or not all(isinstance(v, bool) for v in value):
+        raise sec.fail(key, "must be a non-empty list of true/false", value)
+    return value
+
+
+def _parse_training(sec: Section) -> TrainingConfig:
+    cfg = TrainingConfig(
+        epochs=sec.integer("epochs", 20, low=1, high=10000),
+        batch_size=sec.integer("batch_size", 32, low=1, high=65536),
+        learning_rate=sec.number("learning_rate", 3e-3, low=1e-7, high=10.0),
+        patience=sec.integer("patience", 4, low=1, high=10000),
+        augment=sec.str_list("augment", ["none"]) if sec.has("augment") else (),
+    )
+    sec.check_unknown()
+    return cfg
+
+
+def load_space_file(path: Path) -> SearchSpace:
+    """Parse and validate a space file; the one place space files are read.
+
+    Args:
+        path: A TOML file with ``[space]``, ``[architecture]``, optional ``[compression]`` and
+            ``[training]`` tables.
+
+    Returns:
+        A configured search space.
+
+    Raises:
+        SearchSpaceError: The file is missing or malformed, or a value breaks a rule.
+    """
+    top = load_toml(path, SearchSpaceError)
+    head = top.section("space")
+    family = head.string("family", choices=families())
+    cls = _FAMILIES[family]
+    config = SpaceConfig(
+        name=path.stem,
+        family=family,
+        description=head.string("description", ""),
+        path=path,
+        input_ranks=head.int_list("input_ranks", low=1, high=4),
+        arch=cls.parse_architecture(top.section("architecture")),
+        compression=_parse_compression(top.section("compression", required=False)),
+        training=_parse_training(top.section("training", required=False)),
+    )
+    head.check_unknown()
+    top.check_unknown()
+    return cls(config)
+
+
+def space_names() -> list[str]:
+    """Names of the spaces shipped in ``search_spaces/``."""
+    return sorted(p.stem for p in SPACES_DIR.glob("*.toml"))
+
+
+def load_space(name_or_path: str) -> SearchSpace:
+    """Load a shipped space by name, or any space file by path.
+
+    Raises:
+        SearchSpaceError: The file is invalid.
+        UnknownNameError: No such space name.
+    """
+    if name_or_path.endswith(".toml") or "/" in name_or_path:
+        return load_space_file(Path(name_or_path))
+    path = SPACES_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        raise unknown_name("search space", name_or_path, space_names())
+    return load_space_file(path)
