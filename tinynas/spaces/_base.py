@@ -157,6 +157,7 @@ class SpaceConfig:
     description: str
     path: Path
     input_ranks: tuple[int, ...]
+    example_input: tuple[int, ...]
     arch: Any
     compression: CompressionChoices
     training: TrainingConfig
@@ -218,6 +219,10 @@ class SearchSpace(ABC):
                 f"shape {data_shape}")
         return data_shape
 
+    def default_input_shape(self) -> tuple[int, ...]:
+        """The sample shape the space file gives as its example (used by ``estimate``)."""
+        return self.config.example_input
+
     def arch_from_dict(self, data: dict[str, Any]) -> Arch:
         """Rebuild an architecture stored in a trial."""
         return self.arch_type.from_dict(data)
@@ -242,6 +247,10 @@ class SearchSpace(ABC):
 
 
 _FAMILIES: dict[str, type[SearchSpace]] = {}
+
+#: Example sample shape by input rank, when a space file names none: an 8x8 image, 100 steps of
+#: 6 sensor channels.
+_EXAMPLE_INPUTS = {3: (8, 8, 1), 2: (100, 6)}
 
 
 def register(cls: type[SearchSpace]) -> type[SearchSpace]:
@@ -312,12 +321,15 @@ def load_space_file(path: Path) -> SearchSpace:
     head = top.section("space")
     family = head.string("family", choices=families())
     cls = _FAMILIES[family]
+    ranks = head.int_list("input_ranks", low=1, high=4)
     config = SpaceConfig(
         name=path.stem,
         family=family,
         description=head.string("description", ""),
         path=path,
-        input_ranks=head.int_list("input_ranks", low=1, high=4),
+        input_ranks=ranks,
+        example_input=head.int_list("example_input", list(_EXAMPLE_INPUTS.get(ranks[0], (8, 8, 1))),
+                                    low=1, high=100000),
         arch=cls.parse_architecture(top.section("architecture")),
         compression=_parse_compression(top.section("compression", required=False)),
         training=_parse_training(top.section("training", required=False)),

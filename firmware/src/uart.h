@@ -1,0 +1,12 @@
+/* The serial port the protocol runs over. One implementation per board family. */
+#ifndef TINYNAS_UART_H
+#define TINYNAS_UART_H
+
+#include <stdint.h>
+
+void uart_init(uint32_t core_clock_hz, uint32_t baud);
+void uart_putc(uint8_t byte);
+/* The next received byte, or -1 when none is waiting. */
+int uart_getc(void);
+
+#endif

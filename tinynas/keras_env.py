@@ -1,0 +1,52 @@
+"""The one place TensorFlow is imported for training: legacy Keras, quiet logs, seeds.
+
+The Model Optimization Toolkit works only with Keras 2 (``tf_keras``), and TensorFlow reads
+``TF_USE_LEGACY_KERAS`` once, at its first import; so every module that trains or converts gets
+TensorFlow through :func:`keras` instead of importing it itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from types import ModuleType
+
+
+def _prepare_environment() -> None:
+    if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
+        # Too late to switch Keras versions; tfmot would then fail with obscure type errors.
+        warnings.warn("TensorFlow was imported before tinynas.keras_env; tfmot needs "
+                      "TF_USE_LEGACY_KERAS=1 set first", RuntimeWarning, stacklevel=3)
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # oneDNN custom ops make float results depend on the thread layout; off for reproducibility.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def tensorflow() -> ModuleType:
+    """TensorFlow, imported with legacy Keras selected and its logs quieted."""
+    _prepare_environment()
+    import tensorflow as tf
+
+    tf.get_logger().setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    return tf
+
+
+def keras() -> ModuleType:
+    """The ``tf_keras`` module (Keras 2), which the Model Optimization Toolkit requires."""
+    tensorflow()
+    import tf_keras
+
+    return tf_keras
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow so a training run can be repeated.
+
+    Args:
+        seed: Any integer; reduced modulo 2**31 for TensorFlow.
+    """
+    keras().utils.set_random_seed(int(seed) % (2**31))

@@ -1,0 +1,51 @@
+"""The Pareto table: rows of the feasible Pareto-optimal trials, as text or JSON."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tinynas import study as studies
+
+if TYPE_CHECKING:
+    import optuna
+
+COLUMNS = ("trial", "accuracy_int8", "ram_bytes", "flash_bytes", "latency_ms", "macs", "params",
+           "architecture")
+
+
+def pareto_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    """One row per feasible Pareto-optimal trained trial, most accurate first."""
+    rows = []
+    for t in studies.pareto_trials(study):
+        a = t.user_attrs
+        arch = a.get("arch_summary", "")
+        if a.get("compression_summary"):
+            arch = f"{arch} [{a['compression_summary']}]"
+        rows.append({
+            "trial": t.number,
+            "accuracy_int8": round(float(a["accuracy_int8"]), 4),
+            "accuracy_float": round(float(a.get("accuracy_float", float("nan"))), 4),
+            "ram_bytes": int(a["estimated_ram_bytes"]),
+            "flash_bytes": int(a["estimated_flash_bytes"]),
+            "latency_ms": round(float(a["estimated_latency_ms"]), 3),
+            "macs": int(a["macs"]),
+            "params": int(a["params"]),
+            "tflite_bytes": int(a.get("tflite_bytes", 0)),
+            "measured_arena_bytes": int(a.get("measured_arena_bytes", 0)),
+            "architecture": arch,
+            "arch": a.get("arch", {}),
+            "compression": a.get("compression", {}),
+        })
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A fixed-width text table of :func:`pareto_rows` output."""
+    head = (f"{'trial':>5}  {'int8 acc':>8}  {'RAM B':>8}  {'flash B':>8}  {'lat ms':>8}  "
+            f"{'MACs':>9}  {'params':>7}  architecture")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['trial']:>5}  {r['accuracy_int8']:>8.4f}  {r['ram_bytes']:>8}  "
+                     f"{r['flash_bytes']:>8}  {r['latency_ms']:>8.3f}  {r['macs']:>9}  "
+                     f"{r['params']:>7}  {r['architecture']}")
+    return "\n".join(lines)

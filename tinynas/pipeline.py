@@ -1,0 +1,431 @@
+"""The search driver: validate a search before it starts, create or resume its study, and run
+trials (estimate -> refuse what cannot fit -> train, compress, convert -> evaluate -> measure).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tinynas import __version__, study as studies
+from tinynas.boards import Board, load_board
+from tinynas.errors import SearchSpaceError, StudyError, TinyNASError
+
+if TYPE_CHECKING:
+    import optuna
+
+    from tinynas.datasets import Dataset
+    from tinynas.estimator import Estimate
+    from tinynas.spaces import Arch, Compression, SearchSpace
+
+
+@dataclass
+class SearchConfig:
+    """What ``tinynas search`` was asked to do."""
+
+    board: str
+    space: str
+    dataset: str
+    trials: int
+    timeout: float | None = None
+    storage: str = studies.DEFAULT_STORAGE
+    study_name: str | None = None
+    objectives: tuple[str, ...] = studies.DEFAULT_OBJECTIVES
+    sampler: str = "nsga2"
+    seed: int = 0
+    artifact_dir: Path | None = None
+    epochs: int | None = None
+
+
+@dataclass
+class SearchContext:
+    """Validated parts of a search, shared by every trial of one worker."""
+
+    board: Board
+    space: SearchSpace
+    data: Dataset
+    input_shape: tuple[int, ...]
+    num_classes: int
+    study: optuna.Study
+    objectives: tuple[str, ...]
+    trials: int
+    seed: int
+    epochs: int | None = None
+    teacher_cache: dict[int, Any] = field(default_factory=dict)
+
+
+def _fits(board: Board, est: Estimate) -> list[float]:
+    """Constraint values in :data:`tinynas.study.CONSTRAINTS` order; above 0 breaks a limit."""
+    latency = est.latency_ms if est.latency_ms is not None else 0.0
+    return [est.arena_bytes / board.ram_limit - 1.0,
+            est.flash_bytes / board.flash_limit - 1.0,
+            latency / board.latency_ms - 1.0]
+
+
+def estimate_arch(space: SearchSpace, arch: Arch, input_shape: tuple[int, ...],
+                  num_classes: int, board: Board | None) -> Estimate:
+    """Analytic estimate of one architecture, before any training."""
+    from tinynas.estimator import estimate_graph
+
+    return estimate_graph(space.graph(arch, input_shape, num_classes), board, target="mcu")
+
+
+def check_smallest_fits(space: SearchSpace, board: Board, input_shape: tuple[int, ...],
+                        num_classes: int) -> None:
+    """Refuse a board on which even the space's smallest architecture breaks a limit.
+
+    Raises:
+        SearchSpaceError: With the figures of the smallest architecture and the board's limits.
+    """
+    est = estimate_arch(space, space.smallest(), input_shape, num_classes, board)
+    over = []
+    if est.arena_bytes > board.ram_limit:
+        over.append(f"RAM {est.arena_bytes} B > {board.ram_limit} B")
+    if est.flash_bytes > board.flash_limit:
+        over.append(f"flash {est.flash_bytes} B > {board.flash_limit} B")
+    if est.latency_ms is not None and est.latency_ms > board.latency_ms:
+        over.append(f"latency {est.latency_ms:.1f} ms > {board.latency_ms:g} ms")
+    if over:
+        raise SearchSpaceError(
+            f"board {board.name!r} cannot fit even the smallest {space.name} architecture "
+            f"for input {input_shape}: {'; '.join(over)}")
+
+
+def _study_attrs(config: SearchConfig, board: Board, space: SearchSpace, data: Dataset,
+                 input_shape: tuple[int, ...], artifact_dir: Path) -> dict[str, Any]:
+    return {
+        "board": board.to_dict(),
+        "space": space.name,
+        "space_path": str(space.config.path.resolve()),
+        "space_family": space.config.family,
+        "dataset": config.dataset,
+        "dataset_name": data.name,
+        "modality": data.modality,
+        "class_names": list(data.class_names),
+        "preprocessing": data.preprocessing,
+        "input_shape": list(input_shape),
+        "data_shape": list(data.input_shape),
+        "split_sizes": [len(data.y_train), len(data.y_val), len(data.y_test)],
+        "objectives": list(config.objectives),
+        "constraints": list(studies.CONSTRAINTS),
+        "sampler": config.sampler,
+        "seed": config.seed,
+        "epochs": config.epochs,
+        "artifact_dir": str(artifact_dir),
+        "tinynas_version": __version__,
+    }
+
+
+def prepare(config: SearchConfig) -> SearchContext:
+    """Validate a search and create (or resume) its study.
+
+    Everything that can be refused is refused here, before any training: unknown names,
+    malformed files, a space that does not fit the dataset, a board nothing fits, a study that
+    exists with other settings.
+    """
+    import optuna
+
+    from tinynas.datasets import load_dataset
+    from tinynas.spaces import load_space
+
+    if config.trials < 1:
+        raise StudyError(f"--trials must be at least 1, got {config.trials}")
+    if config.timeout is not None and config.timeout <= 0:
+        raise StudyError(f"--timeout must be positive seconds, got {config.timeout}")
+    board = load_board(config.board)
+    space = load_space(config.space)
+    name = config.study_name or studies.study_name_for(board.name, space.name, config.dataset)
+    store = studies.make_storage(config.storage)
+    existing = _existing_attrs(store, name)
+    if existing is not None:
+        _check_resume(name, existing, board, space, config)
+    data = load_dataset(config.dataset, seed=config.seed)
+    input_shape = space.model_input_shape(tuple(data.input_shape))
+    num_classes = len(data.class_names)
+    check_smallest_fits(space, board, input_shape, num_classes)
+
+    objectives = tuple(existing["objectives"]) if existing else config.objectives
+    directions = [studies.OBJECTIVES[o][0] for o in objectives]
+    sampler = studies.make_sampler(config.sampler, config.seed, len(objectives))
+    artifact_dir = (Path(existing["artifact_dir"]) if existing else
+                    (config.artifact_dir or studies.default_artifact_dir(config.storage)).resolve())
+    with studies._quiet_optuna():
+        study = optuna.create_study(study_name=name, storage=store, directions=directions,
+                                    sampler=sampler, load_if_exists=True)
+        if existing is None:
+            for key, value in _study_attrs(config, board, space, data, input_shape,
+                                           artifact_dir).items():
+                study.set_user_attr(key, value)
+            study.set_metric_names([studies.OBJECTIVES[o][2] for o in objectives])
+        study.set_user_attr("trials", config.trials)
+    return SearchContext(board=board, space=space, data=data, input_shape=input_shape,
+                         num_classes=num_classes, study=study, objectives=objectives,
+                         trials=config.trials, seed=config.seed,
+                         epochs=existing.get("epochs") if existing else config.epochs)
+
+
+def _existing_attrs(store: optuna.storages.BaseStorage, name: str) -> dict[str, Any] | None:
+    import optuna
+
+    for summary in optuna.get_all_study_summaries(store):
+        if summary.study_name == name:
+            return dict(summary.user_attrs)
+    return None
+
+
+def _check_resume(name: str, attrs: dict[str, Any], board: Board, space: SearchSpace,
+                  config: SearchConfig) -> None:
+    """Resuming is allowed only with the settings the study was created with."""
+    stored = {"board": attrs.get("board", {}).get("name"), "space": attrs.get("space"),
+              "dataset": attrs.get("dataset")}
+    asked = {"board": board.name, "space": space.name, "dataset": config.dataset}
+    for key in stored:
+        if stored[key] is not None and stored[key] != asked[key]:
+            raise StudyError(
+                f"study {name!r} was created with --{key} {stored[key]}, not {asked[key]}; "
+                f"resume it with the same settings or name a new study with --study")
+
+
+def context_for_worker(storage: str, study_name: str, trials: int) -> SearchContext:
+    """Rebuild a search context from what a study stores, for a worker joining it."""
+    study = studies.open_study(storage, study_name)
+    attrs = study.user_attrs
+    if "board" not in attrs or "space_path" not in attrs:
+        raise StudyError(f"study {study_name!r} was not created by tinynas search")
+    try:
+        board = load_board(attrs["board"]["name"])
+        if board.to_dict() != attrs["board"]:
+            board = Board.from_dict(attrs["board"])
+    except TinyNASError:
+        board = Board.from_dict(attrs["board"])
+    space_ref = attrs["space_path"] if Path(attrs["space_path"]).is_file() else attrs["space"]
+    config = SearchConfig(board=board.name, space=space_ref, dataset=attrs["dataset"],
+                          trials=trials, storage=storage, study_name=study_name,
+                          objectives=tuple(attrs["objectives"]), sampler=attrs.get("sampler",
+                                                                                   "nsga2"),
+                          seed=int(attrs.get("seed", 0)), epochs=attrs.get("epochs"))
+    from tinynas.datasets import load_dataset
+    from tinynas.spaces import load_space
+
+    space = load_space(space_ref)
+    data = load_dataset(config.dataset, seed=config.seed)
+    sampler = studies.make_sampler(config.sampler, None, len(config.objectives))
+    import optuna
+
+    with studies._quiet_optuna():
+        study = optuna.load_study(study_name=study_name,
+                                  storage=studies.make_storage(storage), sampler=sampler)
+    return SearchContext(board=board, space=space, data=data,
+                         input_shape=space.model_input_shape(tuple(data.input_shape)),
+                         num_classes=len(data.class_names), study=study,
+                         objectives=config.objectives, trials=trials, seed=config.seed,
+                         epochs=config.epochs)
+
+
+class BudgetReached(Exception):
+    """The study already has its number of trials (set by another worker)."""
+
+
+def _count_towards_budget(study: optuna.Study, before: int) -> int:
+    from optuna.trial import TrialState
+
+    return sum(1 for t in study.get_trials(deepcopy=False,
+                                           states=(TrialState.COMPLETE, TrialState.RUNNING))
+               if t.number < before)
+
+
+def _signature(arch: dict[str, Any], compression: dict[str, Any]) -> str:
+    return json.dumps({"arch": arch, "compression": compression}, sort_keys=True)
+
+
+class Objective:
+    """One trial: sample, estimate, refuse or train, convert, evaluate, measure, store."""
+
+    def __init__(self, ctx: SearchContext):
+        self.ctx = ctx
+
+    def __call__(self, trial: optuna.Trial) -> Sequence[float]:
+        import optuna
+
+        ctx = self.ctx
+        if _count_towards_budget(ctx.study, trial.number) >= ctx.trials:
+            trial.set_user_attr("skipped", "the study already has its number of trials")
+            raise optuna.TrialPruned("budget reached")
+        space = ctx.space
+        arch = space.suggest(trial)
+        compression = space.suggest_compression(trial)
+        effective = space.effective_arch(arch, compression)
+        started = time.perf_counter()
+        est = estimate_arch(space, effective, ctx.input_shape, ctx.num_classes, ctx.board)
+        estimate_ms = (time.perf_counter() - started) * 1000
+        arch_dict = {"space": space.name, **arch.to_dict()}
+        attrs: dict[str, Any] = {
+            "arch": arch_dict,
+            "arch_summary": space.describe(effective),
+            "compression": compression.to_dict(),
+            "compression_summary": compression.summary(),
+            "estimated_ram_bytes": int(est.arena_bytes),
+            "estimated_flash_bytes": int(est.flash_bytes),
+            "estimated_latency_ms": float(est.latency_ms or 0.0),
+            "estimated_model_bytes": int(est.model_bytes),
+            "macs": int(est.macs),
+            "params": int(est.params),
+            "estimate_ms": round(estimate_ms, 3),
+        }
+        if effective != arch:
+            attrs["effective_arch"] = {"space": space.name, **effective.to_dict()}
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        constraints = _fits(ctx.board, est)
+        studies.set_constraints(trial, constraints)
+        if any(c > 0 for c in constraints):
+            trial.set_user_attr("trained", False)
+            return self._values(attrs, accuracy=0.0)
+        signature = _signature(attrs.get("effective_arch", arch_dict), compression.to_dict())
+        trial.set_user_attr("signature", signature)
+        twin = self._trained_twin(signature)
+        if twin is not None:
+            return self._reuse(trial, twin, attrs)
+        return self._train(trial, effective, compression, attrs)
+
+    def _values(self, attrs: dict[str, Any], accuracy: float) -> list[float]:
+        merged = {**attrs, "accuracy_int8": accuracy}
+        return [float(merged[studies.OBJECTIVES[o][1]]) for o in self.ctx.objectives]
+
+    def _trained_twin(self, signature: str) -> optuna.trial.FrozenTrial | None:
+        for t in studies.trained_trials(self.ctx.study):
+            if t.user_attrs.get("signature") == signature:
+                return t
+        return None
+
+    def _reuse(self, trial: optuna.Trial, twin: optuna.trial.FrozenTrial,
+               attrs: dict[str, Any]) -> list[float]:
+        """An identical candidate was trained before: reuse its results instead of training."""
+        for key in ("accuracy_float", "accuracy_int8", "tflite_bytes", "measured_arena_bytes",
+                    "stages", "epochs", "train_seconds"):
+            if key in twin.user_attrs:
+                trial.set_user_attr(key, twin.user_attrs[key])
+        trial.set_user_attr("trained", True)
+        trial.set_user_attr("reused_from", twin.number)
+        data = studies.download_bytes(self.ctx.study, twin, "model.tflite")
+        studies.upload_bytes(self.ctx.study, trial, "model.tflite", data)
+        return self._values(attrs, accuracy=float(twin.user_attrs["accuracy_int8"]))
+
+    def _teacher(self) -> Any:
+        """The most accurate float model trained so far in this study, if any."""
+        best = None
+        for t in studies.trained_trials(self.ctx.study):
+            if "accuracy_float" in t.user_attrs and (
+                    best is None or t.user_attrs["accuracy_float"] > best.user_attrs[
+                        "accuracy_float"]):
+                best = t
+        if best is None:
+            return None
+        if best.number not in self.ctx.teacher_cache:
+            import tempfile
+
+            from tinynas.keras_env import keras
+
+            raw = studies.download_bytes(self.ctx.study, best, "float_model.h5")
+            with tempfile.NamedTemporaryFile(suffix=".h5") as fh:
+                fh.write(raw)
+                fh.flush()
+                self.ctx.teacher_cache[best.number] = keras().models.load_model(fh.name,
+                                                                                compile=False)
+        return self.ctx.teacher_cache[best.number]
+
+    def _train(self, trial: optuna.Trial, arch: Arch, compression: Compression,
+               attrs: dict[str, Any]) -> list[float]:
+        import tempfile
+
+        from tinynas.estimator import estimate_tflite
+        from tinynas.measure import recorded_arena
+        from tinynas.train import train_candidate
+
+        ctx = self.ctx
+        training = ctx.space.config.training
+        if ctx.epochs is not None:
+            from dataclasses import replace
+
+            training = replace(training, epochs=ctx.epochs)
+        teacher = self._teacher() if compression.distillation else None
+        started = time.perf_counter()
+        try:
+            result = train_candidate(ctx.space, arch, compression, ctx.data, training,
+                                     seed=ctx.seed + trial.number, teacher=teacher)
+        except TinyNASError as exc:
+            trial.set_user_attr("fail_reason", str(exc))
+            raise
+        train_seconds = time.perf_counter() - started
+        if not math.isfinite(result.accuracy_int8):
+            trial.set_user_attr("fail_reason", "int8 accuracy is not a number")
+            raise TinyNASError("int8 accuracy is not a number")
+        stages = []
+        for stage in result.stages:
+            row = {k: v for k, v in stage.items() if k != "tflite"}
+            if isinstance(stage.get("tflite"), bytes | bytearray):
+                est = estimate_tflite(bytes(stage["tflite"]), ctx.board)
+                row.update(arena_bytes=est.arena_bytes, macs=est.macs,
+                           latency_ms=est.latency_ms, flash_bytes=est.flash_bytes)
+            stages.append(row)
+        measured = recorded_arena(result.tflite)
+        trained = {
+            "trained": True,
+            "accuracy_float": float(result.accuracy_float),
+            "accuracy_int8": float(result.accuracy_int8),
+            "tflite_bytes": len(result.tflite),
+            "measured_arena_bytes": int(measured),
+            "stages": stages,
+            "epochs": int(result.epochs),
+            "train_seconds": round(train_seconds, 2),
+        }
+        for key, value in trained.items():
+            trial.set_user_attr(key, value)
+        studies.upload_bytes(ctx.study, trial, "model.tflite", result.tflite)
+        studies.upload_bytes(ctx.study, trial, "stages.json",
+                             json.dumps(stages, indent=2).encode(), "application/json")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "float_model.h5"
+            result.float_model.save(str(path), save_format="h5")
+            studies.upload_bytes(ctx.study, trial, "float_model.h5", path.read_bytes())
+        return self._values(attrs, accuracy=float(result.accuracy_int8))
+
+
+def run(ctx: SearchContext, timeout: float | None = None,
+        callbacks: Sequence[Callable[..., None]] = ()) -> None:
+    """Run trials until the study holds ``ctx.trials`` complete trials or ``timeout`` passes.
+
+    A trial that fails (NaN loss, converter error, anything raised) is recorded as failed with
+    its reason and the search goes on.
+    """
+    from optuna.trial import TrialState
+
+    objective = Objective(ctx)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    failures_in_a_row = 0
+    while True:
+        complete = len(ctx.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        if complete >= ctx.trials:
+            return
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return
+        before = len(ctx.study.get_trials(deepcopy=False))
+        with studies._quiet_optuna():
+            ctx.study.optimize(objective, n_trials=1, timeout=remaining, catch=(Exception,),
+                               callbacks=list(callbacks), gc_after_trial=True)
+        trials = ctx.study.get_trials(deepcopy=False)
+        if len(trials) == before:
+            return
+        last = trials[-1]
+        if last.state == TrialState.PRUNED and "skipped" in last.user_attrs:
+            return
+        failures_in_a_row = failures_in_a_row + 1 if last.state == TrialState.FAIL else 0
+        if failures_in_a_row >= 5:
+            reason = last.user_attrs.get("fail_reason", "see the log above")
+            raise StudyError(f"5 trials in a row failed; the last one: {reason}")

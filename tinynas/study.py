@@ -1,0 +1,356 @@
+"""Studies: storage, creation, resumption, objectives, constraints and artifacts.
+
+Everything a tool needs to read a study lives in the study's and trials' user attributes, so any
+worker (or the dashboard) can rebuild a trial exactly. TensorFlow is never imported here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tinynas.errors import StudyError, TinyNASError, unknown_name
+
+if TYPE_CHECKING:
+    import optuna
+
+DEFAULT_STORAGE = "sqlite:///studies/tinynas.db"
+
+#: Objective name -> (direction, trial user attribute, column label).
+OBJECTIVES: dict[str, tuple[str, str, str]] = {
+    "accuracy": ("maximize", "accuracy_int8", "int8 accuracy"),
+    "ram": ("minimize", "estimated_ram_bytes", "RAM bytes"),
+    "flash": ("minimize", "estimated_flash_bytes", "flash bytes"),
+    "latency": ("minimize", "estimated_latency_ms", "latency ms"),
+}
+DEFAULT_OBJECTIVES = ("accuracy", "ram", "flash", "latency")
+
+#: Constraint order, as stored in the trial's ``constraints`` system attribute.
+CONSTRAINTS = ("ram", "flash", "latency")
+CONSTRAINTS_KEY = "constraints"
+
+SAMPLERS = ("nsga2", "tpe", "random")
+
+#: Seconds between heartbeats of a running trial, and after which a silent one is failed.
+HEARTBEAT_INTERVAL = 10
+HEARTBEAT_GRACE = 30
+
+
+def parse_objectives(text: str) -> tuple[str, ...]:
+    """Parse ``--objectives`` (comma-separated names from :data:`OBJECTIVES`).
+
+    Raises:
+        UnknownNameError: An unknown objective.
+        StudyError: No objective, a repeated one, or no accuracy objective.
+    """
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    for name in names:
+        if name not in OBJECTIVES:
+            raise unknown_name("objective", name, list(OBJECTIVES))
+    if not names or len(set(names)) != len(names):
+        raise StudyError(f"--objectives must list distinct names from "
+                         f"{', '.join(OBJECTIVES)}, got {text!r}")
+    if "accuracy" not in names:
+        raise StudyError("--objectives must include accuracy")
+    return names
+
+
+def sqlite_path(storage: str) -> Path | None:
+    """The database file of a SQLite URL, or None for other storages."""
+    prefix = "sqlite:///"
+    if storage.startswith(prefix):
+        return Path(storage[len(prefix):])
+    return None
+
+
+def make_storage(storage: str, heartbeat: bool = True) -> optuna.storages.BaseStorage:
+    """Open an Optuna RDB storage with heartbeats and retry of trials whose worker died.
+
+    Args:
+        storage: A SQLAlchemy URL (``sqlite:///path.db``, ``postgresql+psycopg://...``).
+        heartbeat: Whether running trials record heartbeats (workers need it; readers do not).
+
+    Raises:
+        StudyError: The URL is malformed or the database cannot be reached.
+    """
+    import optuna
+    from optuna.storages import RetryFailedTrialCallback
+
+    path = sqlite_path(storage)
+    if path is not None:
+        if not str(path):
+            raise StudyError(f"--storage {storage!r}: no database file given")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StudyError(f"--storage {storage!r}: cannot create {path.parent}: "
+                             f"{exc.strerror}") from None
+    elif "://" not in storage:
+        raise StudyError(f"--storage {storage!r}: expected a database URL such as "
+                         f"sqlite:///studies/tinynas.db or postgresql+psycopg://user@host/db")
+    if storage.startswith("postgresql://"):
+        storage = "postgresql+psycopg://" + storage[len("postgresql://"):]
+    kwargs: dict[str, Any] = {"engine_kwargs": {"pool_pre_ping": True}}
+    if path is None:
+        kwargs["engine_kwargs"]["connect_args"] = {"connect_timeout": 10}
+    if heartbeat:
+        kwargs.update(heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=HEARTBEAT_GRACE,
+                      failed_trial_callback=RetryFailedTrialCallback(max_retry=2))
+    try:
+        with _quiet_optuna():
+            return optuna.storages.RDBStorage(storage, **kwargs)
+    except Exception as exc:  # SQLAlchemy raises many kinds; all mean "cannot use this URL"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StudyError(f"--storage {storage!r}: cannot open the database: {reason}") from None
+
+
+class _quiet_optuna:
+    """Silence Optuna's INFO logs and experimental warnings inside a block."""
+
+    def __enter__(self) -> None:
+        import warnings
+
+        import optuna
+
+        self._level = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        import optuna
+
+        self._warnings.__exit__(*exc)
+        optuna.logging.set_verbosity(self._level)
+
+
+def open_study(storage: str, study_name: str) -> optuna.Study:
+    """Load an existing study.
+
+    Raises:
+        StudyError: The storage cannot be reached or holds no study of that name.
+    """
+    import optuna
+
+    store = make_storage(storage, heartbeat=False)
+    names = [s.study_name for s in optuna.get_all_study_summaries(store)]
+    if study_name not in names:
+        known = ", ".join(sorted(names)) or "none"
+        raise StudyError(f"no study {study_name!r} in {storage}; studies there: {known}")
+    with _quiet_optuna():
+        return optuna.load_study(study_name=study_name, storage=store)
+
+
+def make_sampler(name: str, seed: int | None, n_objectives: int) -> optuna.samplers.BaseSampler:
+    """Build the sampler named by ``--sampler``.
+
+    Constraints reach every sampler through the trials' ``constraints`` system attribute, which
+    NSGA-II and TPE read and optuna-dashboard displays.
+    """
+    import optuna
+
+    if name not in SAMPLERS:
+        raise unknown_name("sampler", name, list(SAMPLERS))
+    with _quiet_optuna():
+        if name == "nsga2":
+            return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
+        if name == "tpe":
+            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5,
+                                              multivariate=True, group=True)
+        return optuna.samplers.RandomSampler(seed=seed)
+
+
+def set_constraints(trial: optuna.Trial, values: Sequence[float]) -> None:
+    """Store constraint values (above 0 = violated) where samplers and the dashboard read them."""
+    trial.storage.set_trial_system_attr(trial._trial_id, CONSTRAINTS_KEY,
+                                        [float(v) for v in values])
+    for name, value in zip(CONSTRAINTS, values, strict=True):
+        trial.set_user_attr(f"constraint_{name}", float(value))
+
+
+def is_feasible(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether a finished trial meets every board limit."""
+    return all(v <= 0 for v in trial.system_attrs.get(CONSTRAINTS_KEY, [1.0]))
+
+
+def artifact_store(study: optuna.Study) -> optuna.artifacts.FileSystemArtifactStore:
+    """The study's artifact store (its directory is fixed when the study is created)."""
+    from optuna.artifacts import FileSystemArtifactStore
+
+    base = study.user_attrs.get("artifact_dir")
+    if not base:
+        raise StudyError(f"study {study.study_name!r} has no artifact directory")
+    Path(base).mkdir(parents=True, exist_ok=True)
+    return FileSystemArtifactStore(base)
+
+
+def default_artifact_dir(storage: str) -> Path:
+    """Where artifacts go by default: beside a SQLite file, else under ``studies/artifacts``."""
+    path = sqlite_path(storage)
+    base = path.parent if path is not None else Path("studies")
+    return (base / "artifacts").resolve()
+
+
+def upload_bytes(study: optuna.Study, trial: optuna.Trial | optuna.trial.FrozenTrial, name: str,
+                 data: bytes, mimetype: str = "application/octet-stream") -> str:
+    """Store ``data`` as an artifact of ``trial`` under the file name ``name``."""
+    from optuna.artifacts import upload_artifact
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        with _quiet_optuna():
+            return upload_artifact(artifact_store=artifact_store(study), file_path=str(path),
+                                   study_or_trial=trial, storage=study._storage,
+                                   mimetype=mimetype)
+
+
+def download_bytes(study: optuna.Study, trial: optuna.trial.FrozenTrial, name: str) -> bytes:
+    """Read back the artifact ``name`` of ``trial``.
+
+    Raises:
+        StudyError: The trial has no such artifact, or its file is gone.
+    """
+    from optuna.artifacts import download_artifact, get_all_artifact_meta
+
+    metas = [m for m in get_all_artifact_meta(trial, storage=study._storage)
+             if m.filename == name]
+    if not metas:
+        raise StudyError(f"trial {trial.number} of study {study.study_name!r} has no {name}")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / name
+        try:
+            download_artifact(artifact_store=artifact_store(study),
+                              artifact_id=metas[-1].artifact_id, file_path=str(out))
+        except Exception:
+            raise StudyError(
+                f"artifact {name} of trial {trial.number} is missing from "
+                f"{study.user_attrs.get('artifact_dir')}") from None
+        return out.read_bytes()
+
+
+def trained_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Complete trials that were trained (have an int8 accuracy)."""
+    from optuna.trial import TrialState
+
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if "accuracy_int8" in t.user_attrs]
+
+
+def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Feasible, trained trials not dominated by another feasible trained trial."""
+    objectives = study.user_attrs.get("objectives") or list(DEFAULT_OBJECTIVES)
+    candidates = [t for t in trained_trials(study) if is_feasible(t)]
+
+    def key(t: optuna.trial.FrozenTrial) -> list[float]:
+        out = []
+        for name in objectives:
+            direction, attr, _ = OBJECTIVES[name]
+            value = float(t.user_attrs[attr])
+            out.append(-value if direction == "maximize" else value)
+        return out
+
+    keys = {t.number: key(t) for t in candidates}
+
+    def dominates(a: list[float], b: list[float]) -> bool:
+        return all(x <= y for x, y in zip(a, b, strict=True)) and a != b
+
+    front = [t for t in candidates
+             if not any(dominates(keys[o.number], keys[t.number]) for o in candidates)]
+    front.sort(key=lambda t: (-t.user_attrs["accuracy_int8"], t.user_attrs["estimated_ram_bytes"]))
+    return front
+
+
+@dataclass
+class TrialModel:
+    """A trained trial's int8 model and everything needed to export it."""
+
+    tflite: bytes
+    number: int
+    user_attrs: dict[str, Any]
+    params: dict[str, Any]
+    study_name: str
+    study_attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
+    """The most accurate feasible trained trial (smallest RAM among ties).
+
+    Raises:
+        StudyError: The study has no feasible trained trial.
+    """
+    front = pareto_trials(study)
+    if not front:
+        raise StudyError(f"study {study.study_name!r} has no feasible trained trial yet")
+    return front[0]
+
+
+def trial_model(storage: str, study_name: str, trial: int | str) -> TrialModel:
+    """Load a trained trial's .tflite and attributes.
+
+    Args:
+        storage: The study's storage URL.
+        study_name: The study.
+        trial: A trial number, or ``"best"``.
+
+    Raises:
+        StudyError: No such study or trial, the trial was not trained, or its model is missing.
+    """
+    study = open_study(storage, study_name)
+    if trial == "best":
+        frozen = best_trial(study)
+    else:
+        number = int(trial)
+        trials = study.get_trials(deepcopy=False)
+        matches = [t for t in trials if t.number == number]
+        if not matches:
+            last = trials[-1].number if trials else None
+            span = f"0 to {last}" if last is not None else "none yet"
+            raise StudyError(f"study {study_name!r} has no trial {number}; trials: {span}")
+        frozen = matches[0]
+        if "accuracy_int8" not in frozen.user_attrs:
+            why = frozen.user_attrs.get("fail_reason") or (
+                "it breaks the board limits and was not trained" if not is_feasible(frozen)
+                else f"it is {frozen.state.name.lower()}")
+            raise StudyError(f"trial {number} of study {study_name!r} has no model: {why}")
+    return TrialModel(tflite=download_bytes(study, frozen, "model.tflite"), number=frozen.number,
+                      user_attrs=dict(frozen.user_attrs), params=dict(frozen.params),
+                      study_name=study_name, study_attrs=dict(study.user_attrs))
+
+
+def study_name_for(board: str, space: str, dataset: str) -> str:
+    """The default study name: ``board-space-dataset`` (paths reduced to their stem)."""
+    def stem(s: str) -> str:
+        return Path(s.rstrip("/")).stem or s
+    return f"{stem(board)}-{stem(space)}-{stem(dataset)}"
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write a file through a temporary file and a rename, so readers never see half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode() if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def log() -> logging.Logger:
+    """The package logger."""
+    return logging.getLogger("tinynas")
+
+
+__all__ = [
+    "DEFAULT_OBJECTIVES", "DEFAULT_STORAGE", "OBJECTIVES", "TinyNASError", "TrialModel",
+    "best_trial", "make_storage", "open_study", "pareto_trials", "trial_model",
+]
