@@ -59,3 +59,11 @@ def unknown_name(kind: str, name: str, available: list[str]) -> UnknownNameError
         An error whose message lists the available names.
     """
     return UnknownNameError(f"unknown {kind} {name!r}; available: {', '.join(sorted(available))}")
+
+
+class TrainingError(TinyNASError):
+    """Training or conversion of a candidate failed (NaN loss, converter error, bad teacher)."""
+
+
+class ServerError(TinyNASError):
+    """A local server (the dashboard) cannot listen on the address asked for."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinynas import __version__, study as studies
 from tinynas.boards import Board, load_board
-from tinynas.errors import SearchSpaceError, StudyError, TinyNASError
+from tinynas.errors import SearchSpaceError, StudyError, TinyNASError, unknown_name
 
 if TYPE_CHECKING:
     import optuna
@@ -40,6 +41,7 @@ class SearchConfig:
     seed: int = 0
     artifact_dir: Path | None = None
     epochs: int | None = None
+    teacher: Path | None = None
 
 
 @dataclass
@@ -116,6 +118,7 @@ def _study_attrs(config: SearchConfig, board: Board, space: SearchSpace, data: D
         "sampler": config.sampler,
         "seed": config.seed,
         "epochs": config.epochs,
+        "teacher_path": str(config.teacher.resolve()) if config.teacher else None,
         "artifact_dir": str(artifact_dir),
         "tinynas_version": __version__,
     }
@@ -137,6 +140,8 @@ def prepare(config: SearchConfig) -> SearchContext:
         raise StudyError(f"--trials must be at least 1, got {config.trials}")
     if config.timeout is not None and config.timeout <= 0:
         raise StudyError(f"--timeout must be positive seconds, got {config.timeout}")
+    if config.sampler not in studies.SAMPLERS:
+        raise unknown_name("sampler", config.sampler, list(studies.SAMPLERS))
     board = load_board(config.board)
     space = load_space(config.space)
     name = config.study_name or studies.study_name_for(board.name, space.name, config.dataset)
@@ -148,6 +153,10 @@ def prepare(config: SearchConfig) -> SearchContext:
     input_shape = space.model_input_shape(tuple(data.input_shape))
     num_classes = len(data.class_names)
     check_smallest_fits(space, board, input_shape, num_classes)
+    if config.teacher is not None:
+        from tinynas.train import check_teacher, load_teacher
+
+        check_teacher(load_teacher(config.teacher), input_shape, num_classes)
 
     objectives = tuple(existing["objectives"]) if existing else config.objectives
     directions = [studies.OBJECTIVES[o][0] for o in objectives]
@@ -232,11 +241,12 @@ class BudgetReached(Exception):
 
 
 def _count_towards_budget(study: optuna.Study, before: int) -> int:
+    """Trials numbered below ``before`` that hold or may still take a place of the budget
+    (waiting ones are queued retries; see :mod:`tinynas.workers` for why this is exact)."""
     from optuna.trial import TrialState
 
-    return sum(1 for t in study.get_trials(deepcopy=False,
-                                           states=(TrialState.COMPLETE, TrialState.RUNNING))
-               if t.number < before)
+    states = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+    return sum(1 for t in study.get_trials(deepcopy=False, states=states) if t.number < before)
 
 
 def _signature(arch: dict[str, Any], compression: dict[str, Any]) -> str:
@@ -317,7 +327,15 @@ class Objective:
         return self._values(attrs, accuracy=float(twin.user_attrs["accuracy_int8"]))
 
     def _teacher(self) -> Any:
-        """The most accurate float model trained so far in this study, if any."""
+        """The user's teacher model if the study names one, else the most accurate float model
+        trained so far in this study (None before the first)."""
+        from tinynas.train import load_teacher
+
+        user = self.ctx.study.user_attrs.get("teacher_path")
+        if user:
+            if -1 not in self.ctx.teacher_cache:
+                self.ctx.teacher_cache[-1] = load_teacher(Path(user))
+            return self.ctx.teacher_cache[-1]
         best = None
         for t in studies.trained_trials(self.ctx.study):
             if "accuracy_float" in t.user_attrs and (
@@ -329,14 +347,11 @@ class Objective:
         if best.number not in self.ctx.teacher_cache:
             import tempfile
 
-            from tinynas.keras_env import keras
-
             raw = studies.download_bytes(self.ctx.study, best, "float_model.h5")
             with tempfile.NamedTemporaryFile(suffix=".h5") as fh:
                 fh.write(raw)
                 fh.flush()
-                self.ctx.teacher_cache[best.number] = keras().models.load_model(fh.name,
-                                                                                compile=False)
+                self.ctx.teacher_cache[best.number] = load_teacher(Path(fh.name))
         return self.ctx.teacher_cache[best.number]
 
     def _train(self, trial: optuna.Trial, arch: Arch, compression: Compression,
@@ -345,6 +360,7 @@ class Objective:
 
         from tinynas.estimator import estimate_tflite
         from tinynas.measure import recorded_arena
+        from tinynas.report import trial_artifacts
         from tinynas.train import train_candidate
 
         ctx = self.ctx
@@ -389,10 +405,13 @@ class Objective:
         studies.upload_bytes(ctx.study, trial, "model.tflite", result.tflite)
         studies.upload_bytes(ctx.study, trial, "stages.json",
                              json.dumps(stages, indent=2).encode(), "application/json")
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            # HDF5 is what a distillation teacher is reloaded from; the legacy notice is noise.
+            warnings.simplefilter("ignore", UserWarning)
             path = Path(tmp) / "float_model.h5"
             result.float_model.save(str(path), save_format="h5")
             studies.upload_bytes(ctx.study, trial, "float_model.h5", path.read_bytes())
+        trial_artifacts(ctx.study, trial)
         return self._values(attrs, accuracy=float(result.accuracy_int8))
 
 
@@ -401,30 +420,32 @@ def run(ctx: SearchContext, timeout: float | None = None,
     """Run trials until the study holds ``ctx.trials`` complete trials or ``timeout`` passes.
 
     A trial that fails (NaN loss, converter error, anything raised) is recorded as failed with
-    its reason and the search goes on.
+    its reason and the search goes on. Other workers may share the study: while every trial the
+    budget still needs runs elsewhere, this one waits, ready to retry a trial whose worker dies
+    (:mod:`tinynas.workers`). Ctrl-C fails the running trial, queues it again and is raised.
     """
     from optuna.trial import TrialState
+
+    from tinynas import workers
 
     objective = Objective(ctx)
     deadline = None if timeout is None else time.monotonic() + timeout
     failures_in_a_row = 0
     while True:
-        complete = len(ctx.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-        if complete >= ctx.trials:
+        counts = workers.trial_counts(ctx.study)
+        if counts.complete >= ctx.trials:
             return
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             return
-        before = len(ctx.study.get_trials(deepcopy=False))
-        with studies._quiet_optuna():
-            ctx.study.optimize(objective, n_trials=1, timeout=remaining, catch=(Exception,),
-                               callbacks=list(callbacks), gc_after_trial=True)
-        trials = ctx.study.get_trials(deepcopy=False)
-        if len(trials) == before:
+        if workers.budget_in_flight(counts, ctx.trials):
+            workers.wait_for_others(ctx.study, remaining)
+            continue
+        last = workers.run_one_trial(ctx.study, objective, remaining, callbacks)
+        if last is None:
             return
-        last = trials[-1]
         if last.state == TrialState.PRUNED and "skipped" in last.user_attrs:
-            return
+            continue
         failures_in_a_row = failures_in_a_row + 1 if last.state == TrialState.FAIL else 0
         if failures_in_a_row >= 5:
             reason = last.user_attrs.get("fail_reason", "see the log above")

@@ -36,9 +36,35 @@ CONSTRAINTS_KEY = "constraints"
 
 SAMPLERS = ("nsga2", "tpe", "random")
 
-#: Seconds between heartbeats of a running trial, and after which a silent one is failed.
+#: Seconds between heartbeats of a running trial, and after which a silent one is failed
+#: (environment variables TINYNAS_HEARTBEAT_INTERVAL and TINYNAS_HEARTBEAT_GRACE override them,
+#: for every worker started from that environment).
 HEARTBEAT_INTERVAL = 10
 HEARTBEAT_GRACE = 30
+
+
+def heartbeat_settings() -> tuple[int, int]:
+    """Heartbeat interval and grace period in seconds.
+
+    Raises:
+        StudyError: An override is not a positive integer or the grace is not longer than
+            the interval.
+    """
+    values = []
+    for name, default in (("TINYNAS_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL),
+                          ("TINYNAS_HEARTBEAT_GRACE", HEARTBEAT_GRACE)):
+        text = os.environ.get(name, "").strip()
+        if not text:
+            values.append(default)
+            continue
+        if not text.isdigit() or int(text) < 1:
+            raise StudyError(f"environment variable {name}={text!r}: expected a positive "
+                             f"number of seconds")
+        values.append(int(text))
+    if values[1] <= values[0]:
+        raise StudyError(f"heartbeat grace period ({values[1]} s) must be longer than the "
+                         f"interval ({values[0]} s)")
+    return values[0], values[1]
 
 
 def parse_objectives(text: str) -> tuple[str, ...]:
@@ -79,7 +105,7 @@ def make_storage(storage: str, heartbeat: bool = True) -> optuna.storages.BaseSt
         StudyError: The URL is malformed or the database cannot be reached.
     """
     import optuna
-    from optuna.storages import RetryFailedTrialCallback
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     path = sqlite_path(storage)
     if path is not None:
@@ -99,10 +125,13 @@ def make_storage(storage: str, heartbeat: bool = True) -> optuna.storages.BaseSt
     if path is None:
         kwargs["engine_kwargs"]["connect_args"] = {"connect_timeout": 10}
     if heartbeat:
-        kwargs.update(heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=HEARTBEAT_GRACE,
-                      failed_trial_callback=RetryFailedTrialCallback(max_retry=2))
+        interval, grace = heartbeat_settings()
+        kwargs.update(heartbeat_interval=interval, grace_period=grace)
     try:
         with _quiet_optuna():
+            if heartbeat:
+                kwargs["heartbeat_stale_trial_callback"] = RetryHeartbeatStaleTrialCallback(
+                    max_retry=2)
             return optuna.storages.RDBStorage(storage, **kwargs)
     except Exception as exc:  # SQLAlchemy raises many kinds; all mean "cannot use this URL"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

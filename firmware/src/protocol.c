@@ -26,7 +26,7 @@ uint8_t crc8(const uint8_t *data, uint32_t length) {
     for (uint32_t i = 0; i < length; ++i) {
         crc ^= data[i];
         for (int bit = 0; bit < 8; ++bit) {
-            crc = (uint8_t)((crc & 0x80u) ? (crc << 1) ^ 0x07u : crc << 1);
+            crc = (uint8_t)((crc & 0x80u) ? ((unsigned)crc << 1) ^ 0x07u : (unsigned)crc << 1);
         }
     }
     return crc;
@@ -56,6 +56,7 @@ static int wait_byte(void) {
         if (c >= 0) {
             return c;
         }
+        uart_idle();
     }
 }
 

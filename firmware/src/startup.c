@@ -19,6 +19,7 @@ void BusFault_Handler(void) __attribute__((weak, alias("HardFault_Handler")));
 void UsageFault_Handler(void) __attribute__((weak, alias("HardFault_Handler")));
 void SVC_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void PendSV_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void UART0RX_Handler(void) __attribute__((weak, alias("Default_Handler")));
 
 __attribute__((section(".isr_vector"), used)) static void (*const vectors[16 + 32])(void) = {
     (void (*)(void))(&_estack),
@@ -34,8 +35,8 @@ __attribute__((section(".isr_vector"), used)) static void (*const vectors[16 + 3
     0,
     PendSV_Handler,
     SysTick_Handler,
-    /* External interrupts stay disabled; an unexpected one lands in Default_Handler. */
-    Default_Handler, Default_Handler, Default_Handler, Default_Handler, Default_Handler,
+    /* IRQ 0 is UART0 RX on the MPS2 boards; any other interrupt is unexpected. */
+    UART0RX_Handler, Default_Handler, Default_Handler, Default_Handler, Default_Handler,
     Default_Handler, Default_Handler, Default_Handler, Default_Handler, Default_Handler,
     Default_Handler, Default_Handler, Default_Handler, Default_Handler, Default_Handler,
     Default_Handler, Default_Handler, Default_Handler, Default_Handler, Default_Handler,

@@ -8,5 +8,8 @@ void uart_init(uint32_t core_clock_hz, uint32_t baud);
 void uart_putc(uint8_t byte);
 /* The next received byte, or -1 when none is waiting. */
 int uart_getc(void);
+/* Sleep until a byte may have arrived (or any other interrupt); returns at once if one has.
+ * Idling in WFI also lets QEMU's -icount clock follow real time instead of spinning a host core. */
+void uart_idle(void);
 
 #endif

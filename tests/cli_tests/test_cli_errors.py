@@ -80,7 +80,7 @@ def test_malformed_storage_url(capsys) -> None:
 def test_board_file_error_through_cli(capsys, write_file) -> None:
     path = write_file("b.toml", "[board]\nname='x'\n")
     _one_line_error(capsys, ["estimate", "--board", str(path), "--space", "ds_cnn", "--params",
-                             "{}"], str(path), "core: is required")
+                             "{}"], str(path), "is required")
 
 
 def test_estimate_bad_json(capsys) -> None:

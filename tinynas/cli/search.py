@@ -37,6 +37,9 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
                              "fixed when the study is created")
     parser.add_argument("--epochs", type=int, default=None,
                         help="override the space file's training epochs")
+    parser.add_argument("--teacher", default=None,
+                        help="a Keras model (.h5/.keras) to distill from (default: the best float "
+                             "model trained so far in the study)")
     parser.add_argument("--workers", type=int, default=1,
                         help="local worker processes sharing the study")
     parser.set_defaults(func=_search)
@@ -57,7 +60,7 @@ def _search(args: argparse.Namespace) -> int:
         timeout=args.timeout, storage=args.storage, study_name=args.study,
         objectives=studies.parse_objectives(args.objectives), sampler=args.sampler,
         seed=args.seed, artifact_dir=Path(args.artifact_dir) if args.artifact_dir else None,
-        epochs=args.epochs)
+        epochs=args.epochs, teacher=Path(args.teacher) if args.teacher else None)
     ctx = prepare(config)
     print(f"study {ctx.study.study_name!r} in {args.storage}: {ctx.space.name} on "
           f"{ctx.board.name} with {args.dataset} ({len(ctx.data.y_train)} train / "
@@ -96,14 +99,19 @@ def _summary(study: object, storage: str) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from tinynas.errors import StudyError
     from tinynas.pipeline import context_for_worker
+    from tinynas.workers import terminate_as_interrupt
 
+    if args.trials is not None and args.trials < 1:
+        raise StudyError(f"--trials must be at least 1, got {args.trials}")
+    if args.timeout is not None and args.timeout <= 0:
+        raise StudyError(f"--timeout must be positive seconds, got {args.timeout}")
     study = studies.open_study(args.storage, args.study)
     trials = args.trials or int(study.user_attrs.get("trials", 0)) or None
     if trials is None:
-        from tinynas.errors import StudyError
-
         raise StudyError("--trials is required: the study does not record a trial budget")
-    ctx = context_for_worker(args.storage, args.study, trials)
-    _run(ctx, args.timeout)
+    with terminate_as_interrupt():
+        ctx = context_for_worker(args.storage, args.study, trials)
+        _run(ctx, args.timeout)
     return 0

@@ -3,8 +3,11 @@ and normalization fitted on the training split only."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -147,7 +150,8 @@ def encode_labels(labels: Sequence[Any] | np.ndarray,
 
 
 def stratified_split(y: np.ndarray, seed: int, where: str, val: float = VAL_FRACTION,
-                     test: float = TEST_FRACTION, class_names: Sequence[str] | None = None) -> Split:
+                     test: float = TEST_FRACTION,
+                     class_names: Sequence[str] | None = None) -> Split:
     """Split indices per class so every split keeps the class balance.
 
     Args:
@@ -208,24 +212,33 @@ def group_split(y: np.ndarray, groups: np.ndarray, seed: int, where: str,
         filled[k] += sizes[g]
     split_of = choice[inverse]
     out = [np.flatnonzero(split_of == k).astype(np.int64) for k in range(3)]
-    for k, part in zip(("train", "validation", "test"), out, strict=True):
-        missing = set(range(int(y.max()) + 1)) - set(np.unique(y[part]).tolist())
+    split = Split(out[0], out[1], out[2], "grouped")
+    require_all_classes(y, split, where, f"after splitting {len(names)} groups, ")
+    return split
+
+
+def require_all_classes(y: np.ndarray, split: Split, where: str, context: str = "",
+                        class_names: Sequence[str] | None = None) -> None:
+    """Refuse a split where some class is missing from train, validation or test."""
+    for part, indices in (("train", split.train), ("validation", split.val),
+                          ("test", split.test)):
+        missing = set(range(int(y.max()) + 1)) - set(np.unique(y[indices]).tolist())
         if missing:
-            raise DatasetError(f"{where}: after splitting by {len(names)} groups the {k} split "
-                               f"has no sample of class index {min(missing)}; add more "
-                               "recordings or speakers per class")
-    return Split(out[0], out[1], out[2], "grouped")
+            c = min(missing)
+            name = repr(class_names[c]) if class_names is not None else f"index {c}"
+            raise DatasetError(f"{where}: {context}the {part} split has no sample of class "
+                               f"{name}; add more recordings or speakers per class")
 
 
 def stratified_subset(y: np.ndarray, limit: int, seed: int) -> np.ndarray:
-    """At most ``limit`` indices, keeping each class's share (and at least 3 per class)."""
+    """About ``limit`` indices, keeping each class's share and at least one of each class."""
     if limit >= len(y):
         return np.arange(len(y))
     rng = np.random.default_rng(seed)
     counts = np.bincount(y)
     picked = []
     for c, n in enumerate(counts):
-        take = min(n, max(3, round(n * limit / len(y))))
+        take = min(n, max(1, round(n * limit / len(y))))
         picked.append(rng.choice(np.flatnonzero(y == c), size=take, replace=False))
     return np.sort(np.concatenate(picked))
 
@@ -277,7 +290,7 @@ def build_dataset(*, name: str, modality: str, x: np.ndarray, y: np.ndarray,
     shape[axis + 1] = -1
 
     def norm(a: np.ndarray) -> np.ndarray:
-        return ((a - mean.reshape(shape)) / std.reshape(shape)).astype(np.float32)
+        return np.asarray((a - mean.reshape(shape)) / std.reshape(shape), dtype=np.float32)
 
     info = dict(preprocessing or {})
     info["normalization"] = {"axis": axis, "mean": [float(v) for v in mean],
@@ -294,3 +307,50 @@ def build_dataset(*, name: str, modality: str, x: np.ndarray, y: np.ndarray,
                    input_shape=tuple(int(d) for d in x.shape[1:]),
                    class_names=[str(c) for c in class_names], preprocessing=info,
                    source=source, background=bg)
+
+
+def data_home() -> Path:
+    """Where generated datasets and feature caches live: ``$TINYNAS_DATA`` or
+    ``~/.cache/tinynas``."""
+    return Path(os.environ.get("TINYNAS_DATA") or Path.home() / ".cache" / "tinynas")
+
+
+def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
+    """Write a ``.npz`` so that readers never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, allow_pickle=False, **arrays)
+        # mkstemp creates owner-only files; a cache is as readable as any other output.
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def apply_limit(x: np.ndarray, y: np.ndarray, split: Split, limit: int | None,
+                seed: int) -> tuple[np.ndarray, np.ndarray, Split]:
+    """Keep at most ``limit`` samples, shrinking each split in proportion, stratified by class.
+
+    Returns:
+        The kept samples and labels, and the split re-indexed into them.
+    """
+    if limit is None or limit >= len(y):
+        return x, y, split
+    parts = (split.train, split.val, split.test)
+    kept = [p[stratified_subset(y[p], max(1, round(limit * len(p) / len(y))), seed)]
+            if len(p) else p for p in parts]
+    order = np.concatenate(kept)
+    bounds = np.cumsum([0] + [len(p) for p in kept])
+    new = [np.arange(bounds[i], bounds[i + 1]) for i in range(3)]
+    return x[order], y[order], Split(new[0], new[1], new[2], split.method)
+
+
+def with_test_split(y: np.ndarray, n_train: int, seed: int, where: str,
+                    class_names: Sequence[str]) -> Split:
+    """The first ``n_train`` samples split into train and validation (stratified), the rest
+    kept as the official test split."""
+    within = stratified_split(y[:n_train], seed, where, test=0.0, class_names=class_names)
+    return Split(within.train, within.val, np.arange(n_train, len(y)), "official test")

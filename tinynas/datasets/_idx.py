@@ -7,8 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tinynas.datasets._base import Dataset, Split, build_dataset, stratified_split, \
-    stratified_subset
+from tinynas.datasets._base import (
+    Dataset,
+    apply_limit,
+    build_dataset,
+    stratified_split,
+    with_test_split,
+)
 from tinynas.errors import DatasetError, MissingDependencyError
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -91,7 +96,7 @@ def load_idx_folder(folder: Path, seed: int = 0, limit: int | None = None, *,
     Args:
         folder: Holds ``train-images-idx3-ubyte[.gz]`` and ``train-labels-idx1-ubyte[.gz]``.
         seed: Fixes the validation split (and a stratified test split without t10k files).
-        limit: At most this many samples in all, drawn per split and class.
+        limit: About this many samples in all (see :func:`load_dataset`).
         name: Dataset name (defaults to the folder).
         class_names: Names of the label values 0..K-1 (default: the numbers).
         source: Provenance text.
@@ -105,13 +110,6 @@ def load_idx_folder(folder: Path, seed: int = 0, limit: int | None = None, *,
                                f"images {x_tr.shape[1:]}")
     else:
         x_te, y_te = x_tr[:0], y_tr[:0]
-    if limit is not None:
-        share = len(y_tr) / (len(y_tr) + len(y_te))
-        keep_tr = stratified_subset(y_tr, max(1, round(limit * share)), seed)
-        x_tr, y_tr = x_tr[keep_tr], y_tr[keep_tr]
-        if has_test:
-            keep_te = stratified_subset(y_te, max(1, limit - len(keep_tr)), seed)
-            x_te, y_te = x_te[keep_te], y_te[keep_te]
     num = int(max(y_tr.max(), y_te.max() if len(y_te) else 0)) + 1
     names = class_names or [str(i) for i in range(num)]
     if num > len(names):
@@ -119,10 +117,10 @@ def load_idx_folder(folder: Path, seed: int = 0, limit: int | None = None, *,
     x = np.concatenate([x_tr, x_te])
     y = np.concatenate([y_tr, y_te])
     if has_test:
-        within = stratified_split(y_tr, seed, str(folder), test=0.0, class_names=names)
-        split = Split(within.train, within.val, np.arange(len(y_tr), len(y)), "official test")
+        split = with_test_split(y, len(y_tr), seed, str(folder), names)
     else:
-        split = None
+        split = stratified_split(y, seed, str(folder), class_names=names)
+    x, y, split = apply_limit(x, y, split, limit, seed)
     return build_dataset(name=name or str(folder), modality="image", x=x, y=y,
                          class_names=names, source=source or f"IDX files in {folder}",
                          seed=seed, where=str(folder), split=split)

@@ -84,12 +84,13 @@ def load_dataset(name_or_path: str, seed: int = 0, *, limit: int | None = None,
     Paths may be a ``.npz`` file (``x``, ``y``, optional ``class_names``, ``modality``,
     ``x_test``/``y_test``), a folder of WAV files per class (Speech Commands layout), a folder of
     CSV sensor logs per class (cut into windows), or a folder of MNIST-format IDX files.
-    A ``:N`` suffix (``fashion_mnist:2000``) keeps at most N samples, stratified by class.
+    A ``:N`` suffix (``fashion_mnist:2000``) keeps about N samples: each split shrinks in
+    proportion, stratified by class, keeping at least one sample of each class in each split.
 
     Args:
         name_or_path: A name from :func:`dataset_names` or a path.
         seed: Fixes the train/validation/test split and any subsampling.
-        limit: At most this many samples in all (overrides a ``:N`` suffix).
+        limit: About this many samples in all (overrides a ``:N`` suffix).
         window: CSV folders: samples per window (default from the folder's ``dataset.toml``,
             else one second at the detected rate, else 100).
         stride: CSV folders: samples between window starts (default half a window).
@@ -110,7 +111,7 @@ def load_dataset(name_or_path: str, seed: int = 0, *, limit: int | None = None,
     if base in table:
         return table[base].loader(seed, limit)
     if "/" not in base and not base.endswith(".npz") and not Path(base).exists():
-        raise unknown_name("dataset", base, list(table) + ["<path>"])
+        raise unknown_name("dataset", base, list(table))
     return _load_path(Path(base), seed, limit, window, stride)
 
 

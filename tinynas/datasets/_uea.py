@@ -6,8 +6,13 @@ import importlib.util
 
 import numpy as np
 
-from tinynas.datasets._base import Dataset, Split, build_dataset, encode_labels, \
-    stratified_split, stratified_subset
+from tinynas.datasets._base import (
+    Dataset,
+    apply_limit,
+    build_dataset,
+    encode_labels,
+    with_test_split,
+)
 from tinynas.errors import DatasetError, MissingDependencyError
 
 BASIC_MOTIONS_SOURCE = ("UEA BasicMotions (4 activities, 3-axis accelerometer + gyroscope at "
@@ -40,16 +45,8 @@ def load_basic_motions(seed: int = 0, limit: int | None = None) -> Dataset:
     # aeon stores (cases, channels, time); models want time first.
     x = np.concatenate([x_tr, x_te]).transpose(0, 2, 1)
     y, names = encode_labels(np.concatenate([labels_tr, labels_te]), "aeon BasicMotions")
-    n_tr = len(labels_tr)
-    train_pool, test_pool = np.arange(n_tr), np.arange(n_tr, len(y))
-    if limit is not None:
-        share = n_tr / len(y)
-        train_pool = train_pool[stratified_subset(y[:n_tr], max(1, round(limit * share)), seed)]
-        test_pool = test_pool[stratified_subset(y[n_tr:], max(1, limit - len(train_pool)), seed)]
-    within = stratified_split(y[train_pool], seed, "basic_motions", test=0.0, class_names=names)
-    keep = np.concatenate([train_pool, test_pool])
-    n = len(train_pool)
-    split = Split(within.train, within.val, np.arange(n, len(keep)), "official test")
-    return build_dataset(name="basic_motions", modality="timeseries", x=x[keep], y=y[keep],
+    split = with_test_split(y, len(labels_tr), seed, "basic_motions", names)
+    x, y, split = apply_limit(x, y, split, limit, seed)
+    return build_dataset(name="basic_motions", modality="timeseries", x=x, y=y,
                          class_names=names, source=BASIC_MOTIONS_SOURCE, seed=seed,
                          where="basic_motions", split=split)

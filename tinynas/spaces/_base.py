@@ -206,6 +206,13 @@ class SearchSpace(ABC):
     def describe(self, arch: Arch) -> str:
         """A one-line summary of ``arch``."""
 
+    def effective_arch(self, arch: Arch, compression: Compression) -> Arch:
+        """The architecture the compressed model has: narrower after channel pruning.
+
+        Other compression settings keep every shape, so the default returns ``arch``.
+        """
+        return arch
+
     def model_input_shape(self, data_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The model's input shape (batch excluded) for a dataset sample shape.
 

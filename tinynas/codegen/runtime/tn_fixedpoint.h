@@ -1,0 +1,84 @@
+/* The fixed-point primitives of gemmlowp and TensorFlow Lite (quantization_util / common.h),
+ * bit for bit: the rounding of every kernel depends on them. Internal to the runtime. */
+#ifndef TN_FIXEDPOINT_H
+#define TN_FIXEDPOINT_H
+
+#include <stdint.h>
+
+/* (a * b * 2) / 2^32, rounded to nearest, saturating the single overflowing case. */
+static inline int32_t tn_srdhm(int32_t a, int32_t b)
+{
+    int64_t ab;
+    int32_t nudge;
+    if (a == b && a == INT32_MIN) {
+        return INT32_MAX;
+    }
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    /* Division truncates toward zero, as gemmlowp's does. */
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* x / 2^exponent, rounded to nearest with ties away from zero. */
+static inline int32_t tn_rdbpot(int32_t x, int exponent)
+{
+    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    /* Arithmetic right shift of a negative value, as every target compiler does it. */
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* x * multiplier * 2^shift with the double rounding of TensorFlow Lite's reference kernels
+ * (gemmlowp). The left shift wraps like the reference's int32 multiplication would, without
+ * undefined behaviour. */
+static inline int32_t tn_mbqm(int32_t x, int32_t multiplier, int shift)
+{
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    const int32_t shifted = (int32_t)((uint32_t)x << left);
+    return tn_rdbpot(tn_srdhm(shifted, multiplier), right);
+}
+
+/* The variant for multipliers below one (shift <= 0), used by ADD and SUB. */
+static inline int32_t tn_mbqm_small(int32_t x, int32_t multiplier, int shift)
+{
+    return tn_rdbpot(tn_srdhm(x, multiplier), -shift);
+}
+
+/* x * multiplier * 2^(shift - 31) rounded half up in one step, as ruy applies multipliers:
+ * TensorFlow Lite runs int8 FULLY_CONNECTED through ruy even with its reference resolver. */
+static inline int32_t tn_mbqm_single(int32_t x, int32_t multiplier, int shift)
+{
+    const int total_shift = 31 - shift;
+    const int64_t round = (int64_t)1 << (total_shift - 1);
+    int64_t result = ((int64_t)x * multiplier + round) >> total_shift;
+    /* Arithmetic right shift of a negative value, as every target compiler does it. */
+    if (result > INT32_MAX) {
+        result = INT32_MAX;
+    } else if (result < INT32_MIN) {
+        result = INT32_MIN;
+    }
+    return (int32_t)result;
+}
+
+static inline int32_t tn_clamp(int32_t x, int32_t lo, int32_t hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* roundf (half away from zero) without libm: subtracting the integer part of a float is exact. */
+static inline float tn_roundf(float x)
+{
+    float t;
+    if (!(x > -8388608.0f && x < 8388608.0f)) {
+        return x; /* already an integer (or NaN) */
+    }
+    t = (float)(int32_t)x;
+    if (x >= 0.0f) {
+        return (x - t >= 0.5f) ? t + 1.0f : t;
+    }
+    return (t - x >= 0.5f) ? t - 1.0f : t;
+}
+
+#endif /* TN_FIXEDPOINT_H */

@@ -1,0 +1,136 @@
+"""Memory planners for the non-persistent part of the tensor arena.
+
+A planner is given buffers (size, first and last time step they are used) and returns an offset
+for each so that buffers alive at the same time never overlap. The interface mirrors TFLite
+Micro's ``MicroMemoryPlanner`` (``AddBuffer`` and ``GetMaximumMemorySize``), and the two
+implementations reproduce its two planners, so the arena predicted here is the arena TFLite Micro
+lays out.
+
+Time steps follow TFLite Micro's ``AllocationInfoBuilder``: graph inputs are created at step 0,
+operator ``i`` runs at step ``i + 1``, an operator's outputs are created at its step and a tensor
+stays alive until the step of its last reader; graph outputs stay alive to the last step.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """A buffer to place.
+
+    Attributes:
+        size: Bytes (already rounded to the arena alignment by the caller).
+        first: First time step the buffer is alive.
+        last: Last time step the buffer is alive (inclusive).
+    """
+
+    size: int
+    first: int
+    last: int
+
+    def overlaps(self, other: Buffer) -> bool:
+        """Whether both buffers are alive at some common time step."""
+        return not (self.first > other.last or other.first > self.last)
+
+
+class MemoryPlanner(ABC):
+    """Places buffers in one block of memory; buffers are identified by the order they were added."""
+
+    def __init__(self) -> None:
+        self.buffers: list[Buffer] = []
+
+    def add_buffer(self, size: int, first: int, last: int) -> int:
+        """Add a buffer alive from step ``first`` to step ``last``; return its id.
+
+        Raises:
+            ValueError: A negative size or an empty lifetime.
+        """
+        if size < 0 or last < first:
+            raise ValueError(f"buffer needs size >= 0 and first <= last, got {size=}, "
+                             f"{first=}, {last=}")
+        self.buffers.append(Buffer(size, first, last))
+        return len(self.buffers) - 1
+
+    @abstractmethod
+    def offsets(self) -> list[int]:
+        """The offset of each buffer, in the order they were added."""
+
+    def max_size(self) -> int:
+        """Bytes the plan needs: the highest end of any buffer."""
+        return max((o + b.size for o, b in zip(self.offsets(), self.buffers, strict=True)),
+                   default=0)
+
+
+class LinearPlanner(MemoryPlanner):
+    """Every buffer after the previous one, with no reuse (TFLite Micro's
+    ``LinearMemoryPlanner``, used when all tensors must be preserved for debugging).
+
+    Its size is the plain sum of all buffers: an upper bound for any plan.
+    """
+
+    def offsets(self) -> list[int]:
+        """Offsets in order of addition, each right after the previous buffer."""
+        result, offset = [], 0
+        for b in self.buffers:
+            result.append(offset)
+            offset += b.size
+        return result
+
+
+class GreedyPlanner(MemoryPlanner):
+    """TFLite Micro's ``GreedyMemoryPlanner``, step for step.
+
+    1. Buffers are sorted by size, largest first; equal sizes keep the order they were added in
+       (TFLite Micro's bubble sort is stable).
+    2. The largest buffer goes at offset 0.
+    3. Each next buffer walks the already placed buffers in order of offset, looking only at
+       those alive at the same time as itself, and takes the first gap between two of them that
+       is large enough; if there is none it goes right after the last one it met.
+    4. Placed buffers are kept sorted by offset; a buffer placed at an offset already taken by
+       another (possible when their lifetimes do not overlap) goes after it in that order, which
+       decides which one the next searches meet first.
+
+    Placing big buffers first lets small ones fill the gaps that big ones leave, rather than
+    fragmenting the arena with small buffers at low offsets.
+    """
+
+    def offsets(self) -> list[int]:
+        """The greedy plan's offsets, in the order buffers were added."""
+        buffers = self.buffers
+        order = sorted(range(len(buffers)), key=lambda i: -buffers[i].size)
+        result = [0] * len(buffers)
+        # Placed buffers alive at each time step, so a search meets only the buffers that
+        # overlap in time (TFLite Micro walks them all and skips the others: same result).
+        start = min((b.first for b in buffers), default=0)
+        alive: list[list[int]] = [[] for _ in range(max((b.last for b in buffers),
+                                                        default=0) - start + 1)]
+        rank = [0] * len(buffers)  # order of placement, which breaks ties between equal offsets
+        for placed_count, buffer_id in enumerate(order):
+            wanted = buffers[buffer_id]
+            steps = alive[wanted.first - start:wanted.last - start + 1]
+            others = {i for step in steps for i in step}
+            candidate = 0
+            for other_id in sorted(others, key=lambda i: (result[i], rank[i])):
+                if result[other_id] - candidate >= wanted.size:
+                    break
+                candidate = max(candidate, result[other_id] + buffers[other_id].size)
+            result[buffer_id] = candidate
+            rank[buffer_id] = placed_count
+            for step in steps:
+                step.append(buffer_id)
+        return result
+
+
+def planner(kind: str) -> MemoryPlanner:
+    """A new planner by name: ``"greedy"`` (TFLite Micro's default) or ``"linear"``.
+
+    Raises:
+        ValueError: Unknown kind.
+    """
+    kinds: dict[str, type[MemoryPlanner]] = {"greedy": GreedyPlanner, "linear": LinearPlanner}
+    if kind not in kinds:
+        raise ValueError(f"unknown planner {kind!r}; available: {', '.join(sorted(kinds))}")
+    return kinds[kind]()

@@ -1,0 +1,323 @@
+"""Convolution stacks: a first convolution, then blocks, global pooling or flatten, a classifier.
+
+Three families share this: ``ds_cnn`` (depthwise-separable blocks on images or audio features),
+``cnn`` (plain convolution blocks, the baseline) and ``cnn1d`` (1-D convolutions written as
+``(k, 1)`` 2-D ones, because the Model Optimization Toolkit and TFLite Micro support those).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from tinynas.errors import SearchSpaceError
+from tinynas.spaces._base import Arch, Compression, SearchSpace, _bool_list
+from tinynas.spaces._common import (
+    HeadRanges,
+    build_head,
+    describe_head,
+    graph_head,
+    int_range,
+    parse_head,
+    pruned_width,
+    sequence_shape,
+    stepped_range,
+    suggest_head,
+)
+from tinynas.spaces._graph import GraphBuilder
+from tinynas.tomlfile import Section
+
+if TYPE_CHECKING:
+    import optuna
+    import tf_keras
+
+    from tinynas.graph import Graph
+
+POOLINGS = ("avg", "max", "flatten")
+MAX_BLOCKS = 6
+MAX_KERNEL = 15
+
+
+@dataclass(frozen=True)
+class ConvArch(Arch):
+    """A convolution stack.
+
+    Attributes:
+        first_filters: Output channels of the first (full) convolution.
+        first_kernel: Its kernel size (square in 2-D, ``(k, 1)`` in 1-D).
+        first_stride: Its stride.
+        filters: Output channels of each block.
+        kernels: Kernel size of each block.
+        strides: Stride of each block.
+        pooling: ``avg`` or ``max`` (global), or ``flatten``.
+        dense_units: Width of a hidden dense layer before the classifier (0 = none).
+        dropout: Dropout rate before the classifier.
+    """
+
+    first_filters: int
+    first_kernel: int
+    first_stride: int
+    filters: tuple[int, ...]
+    kernels: tuple[int, ...]
+    strides: tuple[int, ...]
+    pooling: str
+    dense_units: int
+    dropout: float
+
+    def __post_init__(self) -> None:
+        if not len(self.filters) == len(self.kernels) == len(self.strides):
+            raise SearchSpaceError(
+                f"architecture: filters, kernels and strides must have one entry per block, got "
+                f"{len(self.filters)}, {len(self.kernels)}, {len(self.strides)}")
+        if self.pooling not in POOLINGS:
+            raise SearchSpaceError(
+                f"architecture: pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+
+
+@dataclass(frozen=True)
+class ConvRanges:
+    """What a space file lets a convolution stack choose.
+
+    Attributes:
+        min_input: Smallest input (height, width) or (length,) the space accepts.
+        first_filters: ``(min, max, step)`` of the first convolution's width.
+        first_kernel: Kernel-size choices of the first convolution.
+        first_stride: Stride choices of the first convolution.
+        blocks: ``(min, max)`` number of blocks.
+        filters: ``(min, max, step)`` of each block's width.
+        kernel: Kernel-size choices of the blocks.
+        stride: Stride choices of the blocks.
+        pooling: Pooling choices.
+        head: Classifier choices.
+        separable: Depthwise-separable choices for the blocks (``cnn1d`` only).
+    """
+
+    min_input: tuple[int, ...]
+    first_filters: tuple[int, int, int]
+    first_kernel: tuple[int, ...]
+    first_stride: tuple[int, ...]
+    blocks: tuple[int, int]
+    filters: tuple[int, int, int]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    pooling: tuple[str, ...]
+    head: HeadRanges
+    separable: tuple[bool, ...] = ()
+
+
+class ConvStackSpace(SearchSpace):
+    """Shared implementation; subclasses set :attr:`spatial_dims` and :attr:`block_kind`.
+
+    ``block_kind`` is ``"separable"`` (depthwise then pointwise convolution), ``"plain"`` (one full
+    convolution) or ``"choice"`` (the architecture's ``separable`` field decides).
+    """
+
+    spatial_dims: ClassVar[int] = 2
+    block_kind: ClassVar[str] = "separable"
+    arch_type: ClassVar[type[Arch]] = ConvArch
+
+    # -- space file --------------------------------------------------------------------------
+    @classmethod
+    def parse_architecture(cls, section: Section) -> ConvRanges:
+        """Validate the ``[architecture]`` table; every error names the file, key and rule."""
+        min_input = section.int_list("min_input", low=1, high=100_000)
+        if len(min_input) != cls.spatial_dims:
+            what = "[height, width]" if cls.spatial_dims == 2 else "[length]"
+            raise section.fail("min_input", f"must be {what}", list(min_input))
+        smallest_side = min(min_input)
+        strides = {}
+        for key in ("first_stride", "stride"):
+            strides[key] = section.int_list(key, [1], low=1, high=MAX_KERNEL)
+            too_big = [s for s in strides[key] if s > smallest_side]
+            if too_big:
+                raise section.fail(
+                    key, f"a stride may not exceed the smallest accepted input side "
+                    f"({smallest_side}, from min_input)", too_big[0])
+        ranges = ConvRanges(
+            min_input=min_input,
+            first_filters=stepped_range(section, "first_filters", "first_filters_step", [8, 32],
+                                        low=1),
+            first_kernel=section.int_list("first_kernel", [3], low=1, high=MAX_KERNEL),
+            first_stride=strides["first_stride"],
+            blocks=int_range(section, "blocks", [1, 3], low=0, high=MAX_BLOCKS),
+            filters=stepped_range(section, "filters", "filters_step", [8, 64], low=1),
+            kernel=section.int_list("kernel", [3], low=1, high=MAX_KERNEL),
+            stride=strides["stride"],
+            pooling=section.str_list("pooling", ["avg"], choices=POOLINGS),
+            head=parse_head(section),
+            separable=(_bool_choices(section, "separable") if cls.block_kind == "choice"
+                       else ()),
+        )
+        section.check_unknown()
+        return ranges
+
+    @property
+    def ranges(self) -> ConvRanges:
+        """The validated ranges of this space's file."""
+        ranges: ConvRanges = self.config.arch
+        return ranges
+
+    # -- sampling ----------------------------------------------------------------------------
+    def suggest(self, trial: optuna.Trial) -> ConvArch:
+        """Sample an architecture with ``trial.suggest_*``."""
+        r = self.ranges
+        lo, hi, step = r.first_filters
+        first_filters = trial.suggest_int("first_filters", lo, hi, step=step)
+        first_kernel = int(trial.suggest_categorical("first_kernel", list(r.first_kernel)))
+        first_stride = int(trial.suggest_categorical("first_stride", list(r.first_stride)))
+        n_blocks = trial.suggest_int("blocks", r.blocks[0], r.blocks[1])
+        lo, hi, step = r.filters
+        filters, kernels, strides = [], [], []
+        for i in range(n_blocks):
+            filters.append(trial.suggest_int(f"b{i}_filters", lo, hi, step=step))
+            kernels.append(int(trial.suggest_categorical(f"b{i}_kernel", list(r.kernel))))
+            strides.append(int(trial.suggest_categorical(f"b{i}_stride", list(r.stride))))
+        pooling = str(trial.suggest_categorical("pooling", list(r.pooling)))
+        dense_units, dropout = suggest_head(trial, r.head)
+        extra: dict[str, Any] = {}
+        if self.block_kind == "choice":
+            extra["separable"] = bool(trial.suggest_categorical("separable", list(r.separable)))
+        return self._arch(first_filters=first_filters, first_kernel=first_kernel,
+                          first_stride=first_stride, filters=tuple(filters),
+                          kernels=tuple(kernels), strides=tuple(strides), pooling=pooling,
+                          dense_units=dense_units, dropout=dropout, **extra)
+
+    def smallest(self) -> ConvArch:
+        """Fewest, narrowest blocks with the largest strides: the least RAM, flash and MACs."""
+        r = self.ranges
+        n = r.blocks[0]
+        extra: dict[str, Any] = {}
+        if self.block_kind == "choice":
+            extra["separable"] = True in r.separable
+        pooling = next((p for p in ("avg", "max") if p in r.pooling), r.pooling[0])
+        return self._arch(first_filters=r.first_filters[0], first_kernel=min(r.first_kernel),
+                          first_stride=max(r.first_stride), filters=(r.filters[0],) * n,
+                          kernels=(min(r.kernel),) * n, strides=(max(r.stride),) * n,
+                          pooling=pooling, dense_units=min(r.head.dense_units),
+                          dropout=r.head.dropout[0], **extra)
+
+    def _arch(self, **fields: Any) -> ConvArch:
+        arch = self.arch_type(**fields)
+        assert isinstance(arch, ConvArch)
+        return arch
+
+    def effective_arch(self, arch: Arch, compression: Compression) -> ConvArch:
+        """The architecture after channel pruning keeps ``1 - sparsity`` of every hidden width."""
+        assert isinstance(arch, ConvArch)
+        return dataclasses.replace(
+            arch,
+            first_filters=pruned_width(arch.first_filters, compression),
+            filters=tuple(pruned_width(f, compression) for f in arch.filters),
+            dense_units=pruned_width(arch.dense_units, compression),
+        )
+
+    # -- shapes ------------------------------------------------------------------------------
+    def model_input_shape(self, data_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The model input for a sample shape; 1-D stacks see ``(T, C)`` as ``(T, 1, C)``.
+
+        Raises:
+            SearchSpaceError: The rank is not accepted, or the input is smaller than
+                ``min_input``.
+        """
+        super().model_input_shape(data_shape)
+        if self.spatial_dims == 1:
+            shape = sequence_shape(self.name, data_shape)
+            shape = (shape[0], 1, shape[1])
+        elif len(data_shape) == 3:
+            shape = tuple(data_shape)
+        else:
+            raise SearchSpaceError(
+                f"search space {self.name!r} takes (height, width, channels) inputs, but the "
+                f"dataset's samples have shape {data_shape}")
+        sides = shape[:1] if self.spatial_dims == 1 else shape[:2]
+        if any(s < m for s, m in zip(sides, self.ranges.min_input, strict=True)):
+            raise SearchSpaceError(
+                f"search space {self.name!r} accepts inputs of at least "
+                f"{' x '.join(map(str, self.ranges.min_input))} (min_input in "
+                f"{self.config.path}), but the dataset's samples have shape {data_shape}")
+        return shape
+
+    def _window(self, k: int) -> tuple[int, int]:
+        return (k, k) if self.spatial_dims == 2 else (k, 1)
+
+    def _separable(self, arch: ConvArch) -> bool:
+        if self.block_kind == "choice":
+            return bool(getattr(arch, "separable"))
+        return self.block_kind == "separable"
+
+    # -- model -------------------------------------------------------------------------------
+    def build(self, arch: Arch, input_shape: tuple[int, ...], num_classes: int) -> tf_keras.Model:
+        """The float Keras model (batch norm folds into the convolutions at conversion)."""
+        from tinynas.keras_env import keras
+
+        assert isinstance(arch, ConvArch)
+        k = keras()
+        layers = k.layers
+
+        def conv_bn_relu(x: Any, name: str, filters: int | None, kernel: int, stride: int) -> Any:
+            if filters is None:
+                x = layers.DepthwiseConv2D(self._window(kernel), strides=self._window(stride),
+                                           padding="same", use_bias=False, name=name)(x)
+            else:
+                x = layers.Conv2D(filters, self._window(kernel), strides=self._window(stride),
+                                  padding="same", use_bias=False, name=name)(x)
+            x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+            return layers.ReLU(name=f"{name}_relu")(x)
+
+        inputs = layers.Input(tuple(input_shape), name="input")
+        x = conv_bn_relu(inputs, "conv0", arch.first_filters, arch.first_kernel, arch.first_stride)
+        separable = self._separable(arch)
+        for i, (f, kern, s) in enumerate(zip(arch.filters, arch.kernels, arch.strides, strict=True)):
+            if separable:
+                x = conv_bn_relu(x, f"block{i}_dw", None, kern, s)
+                x = conv_bn_relu(x, f"block{i}_pw", f, 1, 1)
+            else:
+                x = conv_bn_relu(x, f"block{i}_conv", f, kern, s)
+        if arch.pooling == "avg":
+            x = layers.GlobalAveragePooling2D(name="pool")(x)
+        elif arch.pooling == "max":
+            x = layers.GlobalMaxPooling2D(name="pool")(x)
+        else:
+            x = layers.Flatten(name="flatten")(x)
+        outputs = build_head(layers, x, arch.dense_units, arch.dropout, num_classes)
+        return k.Model(inputs, outputs, name=self.family)
+
+    def graph(self, arch: Arch, input_shape: tuple[int, ...], num_classes: int) -> Graph:
+        """The full-int8 graph :func:`tinynas.convert.to_int8_tflite` produces for ``arch``."""
+        assert isinstance(arch, ConvArch)
+        b = GraphBuilder()
+        x = b.input(tuple(input_shape))
+        x = b.conv2d(x, arch.first_filters, self._window(arch.first_kernel),
+                     self._window(arch.first_stride))
+        separable = self._separable(arch)
+        for f, kern, s in zip(arch.filters, arch.kernels, arch.strides, strict=True):
+            if separable:
+                x = b.depthwise_conv2d(x, self._window(kern), self._window(s))
+                x = b.conv2d(x, f, (1, 1), (1, 1))
+            else:
+                x = b.conv2d(x, f, self._window(kern), self._window(s))
+        if arch.pooling == "flatten":
+            _, h, w, c = b.shape(x)
+            # Over a 1x1 map the fully-connected layer flattens by itself; no RESHAPE is emitted.
+            if h * w > 1:
+                x = b.reshape(x, (1, h * w * c))
+        else:
+            x = b.global_pool(x, arch.pooling)
+        return b.build([graph_head(b, x, arch.dense_units, num_classes)])
+
+    def describe(self, arch: Arch) -> str:
+        """E.g. ``conv 8 k3 s1 | ds 16 k3 s2 | avg | dense 32``."""
+        assert isinstance(arch, ConvArch)
+        kind = "ds" if self._separable(arch) else "conv"
+        parts = [f"conv {arch.first_filters} k{arch.first_kernel} s{arch.first_stride}"]
+        parts += [f"{kind} {f} k{k} s{s}"
+                  for f, k, s in zip(arch.filters, arch.kernels, arch.strides, strict=True)]
+        parts.append(arch.pooling)
+        head = describe_head(arch.dense_units, arch.dropout)
+        return " | ".join(parts + ([head] if head else []))
+
+
+def _bool_choices(section: Section, key: str) -> tuple[bool, ...]:
+    return tuple(_bool_list(section, key)) if section.has(key) else (True, False)
+
