@@ -83,8 +83,8 @@ class LinearPlanner(MemoryPlanner):
 class GreedyPlanner(MemoryPlanner):
     """TFLite Micro's ``GreedyMemoryPlanner``, step for step.
 
-    1. Buffers are sorted by size, largest first; equal sizes keep the order they were added in
-       (TFLite Micro's bubble sort is stable).
+    1. Buffers are sorted by size, largest first; among equal sizes the last added comes first
+       (TFLite Micro fills its sort array from the end and its bubble sort is stable).
     2. The largest buffer goes at offset 0.
     3. Each next buffer walks the already placed buffers in order of offset, looking only at
        those alive at the same time as itself, and takes the first gap between two of them that
@@ -100,7 +100,9 @@ class GreedyPlanner(MemoryPlanner):
     def offsets(self) -> list[int]:
         """The greedy plan's offsets, in the order buffers were added."""
         buffers = self.buffers
-        order = sorted(range(len(buffers)), key=lambda i: -buffers[i].size)
+        # TFLite Micro fills its sort array from the end, then bubble-sorts it (stable), so
+        # equal sizes are placed last-added first.
+        order = sorted(reversed(range(len(buffers))), key=lambda i: -buffers[i].size)
         result = [0] * len(buffers)
         # Placed buffers alive at each time step, so a search meets only the buffers that
         # overlap in time (TFLite Micro walks them all and skips the others: same result).

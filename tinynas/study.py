@@ -167,6 +167,11 @@ def open_study(storage: str, study_name: str) -> optuna.Study:
     """
     import optuna
 
+    path = sqlite_path(storage)
+    if path is not None and not path.is_file():
+        # Opening would create an empty database file where the user mistyped a path.
+        raise StudyError(f"no study {study_name!r}: the database file {path} of --storage "
+                         f"{storage!r} does not exist")
     store = make_storage(storage, heartbeat=False)
     names = [s.study_name for s in optuna.get_all_study_summaries(store)]
     if study_name not in names:

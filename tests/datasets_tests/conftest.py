@@ -14,7 +14,7 @@ TINY_PER_WORD = 6
 
 @pytest.fixture(scope="session")
 def kws_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data home holding a tiny ``kws_synth`` (generated once per session)."""
+    """A data home holding a tiny ``kws_synth`` (generated once per test run)."""
     home = tmp_path_factory.mktemp("data_home")
     generate(home / "kws_synth", per_word=TINY_PER_WORD, seed=3)
     return home
@@ -22,6 +22,6 @@ def kws_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def data_home(kws_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point generated data and feature caches at the session's data home."""
+    """Point generated data and feature caches at the shared test data home."""
     monkeypatch.setenv("TINYNAS_DATA", str(kws_home))
     return kws_home

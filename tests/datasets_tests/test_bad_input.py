@@ -10,7 +10,7 @@ import pytest
 from tinynas.datasets import _idx, _kws_synth, load_dataset
 from tinynas.errors import DatasetError, MissingDependencyError
 
-from ._helpers import tone, write_csv, write_wav
+from .writers import tone, write_csv, write_wav
 
 
 def _npz(tmp_path: Path, **arrays: np.ndarray) -> str:

@@ -15,7 +15,7 @@ from tinynas.features import (
     mix_in_mel_domain,
 )
 
-from ._helpers import tone
+from .writers import tone
 
 
 def test_default_is_49_frames_of_10_mfcc() -> None:

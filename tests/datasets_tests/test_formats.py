@@ -10,7 +10,7 @@ import pytest
 
 from tinynas.datasets import load_dataset
 
-from ._helpers import tone, write_csv, write_wav
+from .writers import tone, write_csv, write_wav
 
 
 def _write_idx(path: Path, array: np.ndarray) -> None:

@@ -38,7 +38,7 @@ def test_device_accuracy_equals_the_host_interpreter(digits_bundle: Path,
     result = json.loads(digits_result.read_text())
     tflite = (digits_bundle / "model.tflite").read_bytes()
     data = load_dataset("digits", 0)
-    # TFLite's reference kernels through another code path (tf.lite, not tflite-micro).
+    # The study's int8 accuracy, computed from the float test split by another code path.
     reference = evaluate_tflite(tflite, data.x_test.reshape(len(data.x_test), 8, 8, 1),
                                 data.y_test)
     assert result["samples"] == len(data.y_test)
@@ -46,7 +46,9 @@ def test_device_accuracy_equals_the_host_interpreter(digits_bundle: Path,
     assert result["accuracy"] == pytest.approx(reference, abs=1e-9)
     assert result["accuracy"] == result["host_accuracy"] > 0.3
     assert result["count_unit"] == "instructions" and result["emulated"] is True
-    assert result["cycles_min"] == pytest.approx(result["cycles_max"], rel=1e-3)
+    # Only branches on data (max searches, clamps) make counts vary: by well under 1%.
+    assert 0 < result["cycles_min"] <= result["cycles_per_inference"] <= result["cycles_max"]
+    assert result["cycles_max"] < 1.01 * result["cycles_min"]
     estimate = estimate_tflite(tflite)
     assert result["macs"] == estimate.macs > 0
     assert result["cycles_per_mac"] == pytest.approx(result["cycles_per_inference"] / estimate.macs)

@@ -42,9 +42,10 @@ def test_small_buffer_fills_the_gap_a_finished_buffer_left() -> None:
     assert p.max_size() == 90
 
 
-def test_equal_sizes_are_placed_in_the_order_they_were_added() -> None:
+def test_equal_sizes_are_placed_last_added_first() -> None:
+    # TFLite Micro fills its sort array from the end; its stable sort keeps that order.
     p = _plan("greedy", [(16, 0, 0), (16, 0, 0), (16, 0, 0)])
-    assert p.offsets() == [0, 16, 32]
+    assert p.offsets() == [32, 16, 0]
 
 
 def test_linear_places_every_buffer_after_the_previous_one() -> None:

@@ -6,8 +6,6 @@ naming the file, never a traceback."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import tomllib
@@ -19,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinynas.boards import BOARDS_DIR
-from tinynas.cli import main
 from tinynas.spaces import load_space
 from tinynas.spaces._base import SPACES_DIR
+
+from ._cli import real_model_bytes, run_cli
 
 #: Examples per property: enough to reach every validation branch, small enough for CI.
 EXAMPLES = 120
@@ -31,17 +30,6 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
 
 BOARD_TEXT = (BOARDS_DIR / "nucleo_l432kc.toml").read_text()
 SPACE_TEXT = (SPACES_DIR / "ds_cnn.toml").read_text()
-
-
-def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    """Run the command line in this process; return exit status, stdout and stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(argv)
-        except SystemExit as exc:  # argparse's own refusals
-            code = int(exc.code or 0)
-    return code, out.getvalue(), err.getvalue()
 
 
 def assert_answered(code: int, err: str, *names: str) -> None:
@@ -68,11 +56,13 @@ def _toml_value(value: Any) -> str:
             return "inf" if value > 0 else "-inf"
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value)  # a TOML basic string, or malformed TOML (also worth trying)
+        # A TOML basic string, or malformed TOML (also worth trying).
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+        pairs = (f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
     raise TypeError(type(value))
 
 
@@ -164,12 +154,7 @@ def test_hostile_space_files(tmp_path: Path, arch_json: str, data: bytes) -> Non
 
 @pytest.fixture(scope="module")
 def real_model() -> bytes:
-    """A real full-int8 .tflite of the smallest ds_cnn architecture (written without
-    TensorFlow by the project's own flatbuffer writer)."""
-    from tinynas.tflite_writer import serialize
-
-    space = load_space("ds_cnn")
-    return serialize(space.graph(space.smallest(), (8, 8, 1), 10))
+    return real_model_bytes()
 
 
 @st.composite

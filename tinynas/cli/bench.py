@@ -115,7 +115,7 @@ def format_result(r: BenchResult) -> str:
     else:
         lines.append(f"inputs       {r.samples} random inputs (no accuracy)")
     lines.append(f"bit-exact    {r.samples - (r.mismatches or 0)}/{r.samples} outputs identical "
-                 f"to TFLite Micro on the host")
+                 f"to the runtime built for the host")
     lines.append(f"per inference {r.cycles_per_inference:,.0f} {unit} "
                  f"(min {r.cycles_min:,.0f}, max {r.cycles_max:,.0f})")
     if r.cycles_per_mac is not None:

@@ -9,6 +9,8 @@ differs.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 import tempfile
 import time
 import zlib
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinynas.device.build import Firmware, build_firmware
+from tinynas.device.build import Firmware, build_firmware, find_runtime
 from tinynas.device.client import DEFAULT_BAUD, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, DeviceClient
 from tinynas.device.emulator import Emulator, instructions_per_tick
 from tinynas.errors import DeviceError, MissingDependencyError, ModelFileError
@@ -46,7 +48,7 @@ class BenchResult:
         count_unit: ``"instructions"`` (QEMU with ``-icount``) or ``"cycles"`` (silicon).
         samples: Inferences run.
         accuracy: On-device int8 accuracy on the test split (``None`` for random inputs).
-        host_accuracy: The same inputs through the TFLite Micro interpreter on the host.
+        host_accuracy: The same inputs through the same generated runtime built for the host.
         mismatches: Samples whose device output differs from the host's in any byte.
         cycles_per_inference: Median count per inference, in :attr:`count_unit`.
         cycles_min: Smallest count seen.
@@ -165,8 +167,7 @@ def dataset_inputs(graph: Graph, dataset: str, seed: int = 0,
     if x.shape[1] != tensor.elements:
         raise DeviceError(f"dataset {dataset!r} has {x.shape[1]} values per sample, the model's "
                           f"input {tensor.shape} takes {tensor.elements}: wrong --dataset?")
-    scale = tensor.scale[0] if tensor.scale else 1.0
-    zero_point = tensor.zero_point[0] if tensor.zero_point else 0
+    scale, zero_point = _input_quantization(graph)
     end = len(x) if limit is None else limit
     return Inputs(quantize_input(x[:end], scale, zero_point), data.y_test[:end],
                   f"{data.name} test split ({min(end, len(x))} samples)")
@@ -180,30 +181,44 @@ def random_inputs(graph: Graph, count: int, seed: int = 0) -> Inputs:
                   f"{count} random inputs")
 
 
-def host_outputs(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
-    """Outputs of the TFLite Micro interpreter (reference kernels) on the host.
+def host_outputs(model_dir: Path, inputs: np.ndarray, build_dir: Path) -> np.ndarray:
+    """Outputs of the same generated runtime built for the host (its ``make host``).
+
+    The runtime reproduces TFLite's reference kernels byte for byte (``tinynas verify`` checks
+    that), so agreement here shows the cross-compiled firmware computes what the host does.
 
     Args:
-        tflite: The model.
+        model_dir: An exported bundle or its runtime folder.
         inputs: ``(samples, input bytes)`` int8.
+        build_dir: Scratch folder; the runtime is copied there so the bundle stays untouched.
 
     Returns:
         ``(samples, output bytes)`` int8.
+
+    Raises:
+        DeviceError: The host build or run failed.
+        MissingDependencyError: No host C compiler.
     """
-    try:
-        from tflite_micro import runtime
-    except ImportError:
-        raise MissingDependencyError("the host reference needs tflite-micro: pip install "
-                                     "tflite-micro") from None
-    interpreter = runtime.Interpreter.from_bytes(tflite, arena_size=8 << 20)
-    shape = interpreter.get_input_details(0)["shape"]
-    outputs = []
-    for row in inputs:
-        interpreter.set_input(row.reshape(shape), 0)
-        interpreter.invoke()
-        outputs.append(np.asarray(interpreter.get_output(0), dtype=np.int8).reshape(-1))
-        interpreter.reset()
-    return np.stack(outputs)
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        raise MissingDependencyError("no host C compiler (cc): install the Debian package gcc")
+    work = Path(build_dir) / "host"
+    shutil.copytree(find_runtime(model_dir), work, dirs_exist_ok=True)
+    build = subprocess.run(["make", "--no-print-directory", "-C", str(work), "host"],
+                           capture_output=True, text=True, check=False, timeout=600)
+    if build.returncode != 0:
+        raise DeviceError(f"host build of the runtime failed: {build.stderr.strip()[-300:]}")
+    run = subprocess.run([str(work / "tinynas_host")], input=inputs.tobytes(),
+                         capture_output=True, check=False, timeout=600)
+    if run.returncode != 0:
+        raise DeviceError(f"tinynas_host failed: {run.stderr.decode(errors='replace').strip()}")
+    return np.frombuffer(run.stdout, dtype=np.int8).reshape(len(inputs), -1)
+
+
+def _input_quantization(graph: Graph) -> tuple[float, int]:
+    tensor = graph.tensor(graph.inputs[0])
+    scale = tensor.scale[0] if tensor.scale else 1.0
+    zero_point = tensor.zero_point[0] if tensor.zero_point else 0
+    return scale, zero_point
 
 
 def device_outputs(client: DeviceClient, inputs: np.ndarray, timeout: float | None = None,
@@ -288,8 +303,9 @@ def run_bench(model_dir: Path, *, port: str | None = None, emulate: str | None =
     started = time.monotonic()
     cpu = emulate or (board.core if board else "cortex-m4")
     with tempfile.TemporaryDirectory(prefix="tinynas-fw-") as scratch:
-        firmware = build_firmware(model_dir, Path(build_dir or scratch), cpu, opt=opt, baud=baud,
-                                  tflite=tflite)
+        work = Path(build_dir or scratch)
+        firmware = build_firmware(model_dir, work, cpu, opt=opt, baud=baud, tflite=tflite)
+        reference = host_outputs(model_dir, inputs.data, work)
         if emulate is not None:
             with Emulator(firmware.elf, emulate) as emulator, \
                     emulator.connect(timeout, retries) as client:
@@ -300,7 +316,7 @@ def run_bench(model_dir: Path, *, port: str | None = None, emulate: str | None =
             with DeviceClient.open(port, baud=baud, timeout=timeout, retries=retries) as client:
                 measured = _measure(client, tflite, graph, inputs, timeout, progress)
             device = port
-    return _result(measured, firmware, tflite, model_path, graph, inputs, device,
+    return _result(measured, reference, firmware, tflite, model_path, graph, inputs, device,
                    emulate is not None, board, profile, time.monotonic() - started)
 
 
@@ -325,16 +341,15 @@ def _measure(client: DeviceClient, tflite: bytes, graph: Graph, inputs: Inputs,
                      client.resends, client.resets)
 
 
-def _result(measured: _Measured, firmware: Firmware, tflite: bytes, model_path: Path,
-            graph: Graph, inputs: Inputs, device: str, emulated: bool, board: Board | None,
-            profile: CoreProfile | None, seconds: float) -> BenchResult:
+def _result(measured: _Measured, reference: np.ndarray, firmware: Firmware, tflite: bytes,
+            model_path: Path, graph: Graph, inputs: Inputs, device: str, emulated: bool,
+            board: Board | None, profile: CoreProfile | None, seconds: float) -> BenchResult:
     from tinynas.estimator import estimate_graph
     from tinynas.latency import default_profile, predict_cycles
 
     scale = instructions_per_tick(measured.clock_hz) if emulated else 1.0
     counts = measured.ticks.astype(np.float64) * scale
     median = float(np.median(counts))
-    reference = host_outputs(tflite, inputs.data)
     accuracy = host_accuracy = None
     if inputs.labels is not None:
         accuracy = float(np.mean(measured.outputs.argmax(axis=1) == inputs.labels))

@@ -238,6 +238,10 @@ class ConvStackSpace(SearchSpace):
                 f"{self.config.path}), but the dataset's samples have shape {data_shape}")
         return shape
 
+    def default_input_shape(self) -> tuple[int, ...]:
+        """The smallest accepted sample: ``min_input`` with one channel."""
+        return (*self.ranges.min_input, 1)
+
     def _window(self, k: int) -> tuple[int, int]:
         return (k, k) if self.spatial_dims == 2 else (k, 1)
 

@@ -149,6 +149,10 @@ class GRUSpace(SearchSpace):
             dense_units=pruned_width(arch.dense_units, compression),
         )
 
+    def default_input_shape(self) -> tuple[int, ...]:
+        """The shortest accepted sequence, one channel."""
+        return (self.ranges.min_input[0], 1)
+
     def model_input_shape(self, data_shape: tuple[int, ...]) -> tuple[int, ...]:
         """``(T, C)`` for a time series; ``(frames, coefficients)`` for audio features.
 
