@@ -77,9 +77,9 @@ def random_models(count: int, seed: int) -> list[tuple[str, Any, tuple[int, ...]
 
 def export_model(space: Any, arch: Any, shape: tuple[int, ...], classes: int, out: Path,
                  seed: int) -> Path:
-    """Convert an untrained model to int8 and export a bundle for it."""
+    """Convert an untrained model to int8 and export it."""
     from tinynas.convert import to_int8_tflite
-    from tinynas.export import export_bundle, info_for_model
+    from tinynas.export import ExportInfo, export_bundle
     from tinynas.keras_env import seed_everything
 
     seed_everything(seed)
@@ -87,7 +87,7 @@ def export_model(space: Any, arch: Any, shape: tuple[int, ...], classes: int, ou
     model = space.build(arch, model_shape, classes)
     representative = np.random.default_rng(seed).normal(size=(64, *model_shape))
     tflite = to_int8_tflite(model, model_shape, representative.astype(np.float32))
-    export_bundle(tflite, out, info_for_model(tflite, name=out.name))
+    export_bundle(tflite, out, ExportInfo(arch=arch.to_dict() | {"space": space.name}))
     return out
 
 
@@ -96,6 +96,7 @@ def main() -> int:
     parser.add_argument("--models", type=int, default=10, help="models in all (default 10)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--board", default="nucleo_l4r5zi")
+    parser.add_argument("--keep", type=Path, help="keep the bundles and results in this folder")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" /
                         "device_bench.json")
     args = parser.parse_args()
@@ -103,7 +104,9 @@ def main() -> int:
     models = [kws_ds_cnn(), *random_models(args.models - 1, args.seed)]
     results: list[dict[str, Any]] = []
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="tinynas-device-bench-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="tinynas-device-bench-") as tmp:
+        scratch = args.keep or Path(tmp)
+        scratch.mkdir(parents=True, exist_ok=True)
         result_files = []
         for index, (name, (space, arch), shape) in enumerate(models):
             bundle = export_model(space, arch, shape, KWS_CLASSES if index == 0 else 10,

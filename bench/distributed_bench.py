@@ -77,20 +77,33 @@ def throughput(server: PostgresServer, work: Path, workers: int, trials: int) ->
     """Time one ``tinynas search --workers W`` from start to exit."""
     name = f"tp{workers}"
     storage = server.create_database(name)
+    load_before = os.getloadavg()[0]
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     result = subprocess.run(_search_argv(storage, name, work / "space.toml", work / name,
                                          trials, workers),
                             capture_output=True, text=True, env=_env())
     seconds = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     if result.returncode != 0:
         raise RuntimeError(f"search --workers {workers} failed: {result.stderr[-2000:]}")
     audit = audit_study(studies.open_study(storage, name))
     busy = _busy_seconds(studies.open_study(storage, name))
     return {"workers": workers, "trials": trials, "seconds": round(seconds, 1),
             "trials_per_hour": round(trials * 3600 / seconds, 1),
+            "cpu_seconds": round(cpu, 1), "cpu_seconds_per_trial": round(cpu / trials, 1),
+            "load_average_before": round(load_before, 1),
             "mean_trial_seconds": round(busy / max(1, audit.count("COMPLETE")), 2),
             "complete": audit.count("COMPLETE"), "missing": len(audit.missing),
             "duplicated": len(audit.duplicated)}
+
+
+def _children_cpu() -> float:
+    """User and system CPU seconds of every finished child process, grandchildren included."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _busy_seconds(study: Any) -> float:

@@ -69,14 +69,15 @@ def convert(model: Any, shape: tuple[int, ...], rng: np.random.Generator) -> byt
 
 
 def time_estimate(fn: Any, repeat: int = 5) -> float:
-    """Median seconds of ``fn()`` over ``repeat`` runs (after one warm-up)."""
+    """Best of ``repeat`` timings of ``fn()`` after one warm-up (timeit's convention: the
+    machine is shared, and the minimum is the least disturbed run)."""
     fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return min(times)
 
 
 def measure(tflite: bytes, estimate_hint: int) -> tuple[int, int]:

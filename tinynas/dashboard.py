@@ -9,8 +9,8 @@ plots open in the dashboard whichever folder holds them.
 from __future__ import annotations
 
 import threading
-from socketserver import ThreadingMixIn
 from pathlib import Path
+from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any, BinaryIO
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
@@ -104,6 +104,11 @@ class Dashboard:
 
     def __init__(self, storage: str, host: str = "127.0.0.1", port: int = 8080):
         """Open the storage and bind the address (nothing is served until :meth:`serve`).
+
+        Args:
+            storage: The study storage URL.
+            host: The address to listen on.
+            port: The port; 0 picks a free one (see :attr:`port` afterwards).
 
         Raises:
             StudyError: The storage cannot be opened.

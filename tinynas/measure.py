@@ -51,8 +51,9 @@ def allocation_report(tflite: bytes) -> str:
     runtime = _runtime()
     try:
         interpreter = runtime.Interpreter.from_bytes(bytes(tflite), arena_size=_LARGE_ARENA)
-    except (RuntimeError, ValueError) as exc:
-        raise ModelFileError(f"TFLite Micro cannot allocate the model: {exc}") from None
+    except Exception as exc:  # the runtime raises unrelated types for malformed models
+        raise ModelFileError(f"TFLite Micro cannot allocate the model: "
+                             f"{str(exc).strip() or type(exc).__name__}") from None
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as capture:

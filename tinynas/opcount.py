@@ -21,6 +21,8 @@ OP_CLASSES = {
     "MAX_POOL_2D": "pool",
     "MEAN": "reduce",
     "SUM": "reduce",
+    "REDUCE_MAX": "reduce",
+    "REDUCE_MIN": "reduce",
     "ADD": "elementwise",
     "SUB": "elementwise",
     "MUL": "elementwise",

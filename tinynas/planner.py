@@ -37,7 +37,7 @@ class Buffer:
 
 
 class MemoryPlanner(ABC):
-    """Places buffers in one block of memory; buffers are identified by the order they were added."""
+    """Places buffers in one block of memory; a buffer's id is the order it was added in."""
 
     def __init__(self) -> None:
         self.buffers: list[Buffer] = []

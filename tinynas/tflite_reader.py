@@ -7,6 +7,7 @@ constants. Everything else is refused with one line naming the file and what is 
 from __future__ import annotations
 
 import struct
+from math import prod
 from typing import Any
 
 from tinynas.errors import ModelFileError
@@ -130,7 +131,7 @@ def _tensor(model: Any, t: Any, index: int, type_names: dict[int, str], data: by
     elif buffer.Offset() > 1 and buffer.Size():
         content = data[buffer.Offset():buffer.Offset() + buffer.Size()]
     if content is not None:
-        expected = (_elements(shape)) * DTYPE_BYTES[dtype]
+        expected = prod(shape) * DTYPE_BYTES[dtype]
         if len(content) != expected:
             raise ModelFileError(f"{path}: truncated or corrupt TFLite flatbuffer ({label} holds "
                                  f"{len(content)} bytes, its shape needs {expected})")
@@ -147,13 +148,6 @@ def _tensor(model: Any, t: Any, index: int, type_names: dict[int, str], data: by
     return Tensor(index=index, name=name, shape=shape, dtype=dtype, constant=content is not None,
                   variable=bool(t.IsVariable()), quant_channels=len(scale), quant_axis=axis,
                   scale=scale, zero_point=zero_point, data=content)
-
-
-def _elements(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _options(op: Any) -> dict[str, Any]:

@@ -31,7 +31,7 @@ _SCALARS = {
 
 _SCHEMA_VERSION = 3
 _BUFFER_ALIGN = 16
-#: Operator codes at or above this value keep it in ``deprecated_builtin_code``.
+#: ``deprecated_builtin_code`` is an int8: larger operator codes store this placeholder there.
 _PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 
 _SCALAR_STRUCTS = {kind: struct.Struct(fmt) for kind, (fmt, _size) in _SCALARS.items()}
@@ -75,6 +75,9 @@ class _Sizer:
     :func:`serialized_size` is the length of :func:`serialize` by construction.
     """
 
+    #: Whether scalars are stored (a sizer only needs positions).
+    writes = False
+
     def __init__(self) -> None:
         self.pos = 8
         self._pending: deque[tuple[int, _Child]] = deque()
@@ -95,7 +98,7 @@ class _Sizer:
 
     def table(self, fields: list[_Field]) -> int:
         """Lay out a table (fields at default already dropped); return its position."""
-        key = tuple((slot, kind) for slot, kind, _value in fields)
+        key = tuple([field[:2] for field in fields])
         layout = _TABLE_LAYOUTS.get(key)
         if layout is None:
             layout = _TABLE_LAYOUTS[key] = _table_layout(key)
@@ -108,12 +111,14 @@ class _Sizer:
         self._align(table_align)
         pos = self.pos
         self._grow(inline)
-        self._put(_SOFFSET, pos, pos - vt_pos)
+        pending = self._pending
         for (_slot, kind, value), offset in zip(fields, offsets, strict=True):
             if kind == "offset":
-                self._pending.append((pos + offset, value))
-            else:
+                pending.append((pos + offset, value))
+            elif self.writes:
                 self._put(_SCALAR_STRUCTS[kind], pos + offset, value)
+        if self.writes:
+            self._put(_SOFFSET, pos, pos - vt_pos)
         return pos
 
     def scalars(self, kind: str, values: Any, alignment: int = 1) -> int:
@@ -161,6 +166,8 @@ class _Sizer:
 
 class _Writer(_Sizer):
     """:class:`_Sizer` that also produces the bytes."""
+
+    writes = True
 
     def __init__(self, identifier: bytes) -> None:
         super().__init__()

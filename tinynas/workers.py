@@ -4,8 +4,8 @@ worker died, clean interruption, and local worker processes.
 Any number of ``tinynas worker`` processes, on any number of machines, share a study through its
 RDB storage (PostgreSQL for several machines, SQLite on one). Nothing here schedules trials: the
 database hands out trial numbers, Optuna's heartbeats fail the trials of a worker that vanished
-and :class:`optuna.storages.RetryFailedTrialCallback` queues them again, and the rule below keeps
-the number of complete trials exact.
+and :class:`optuna.storages.RetryHeartbeatStaleTrialCallback` queues them again, and the rule
+below keeps the number of complete trials exact.
 
 The budget rule: a trial may run only if fewer than ``trials`` trials with a smaller number are
 complete, running or waiting (see ``_count_towards_budget`` in :mod:`tinynas.pipeline`). A
@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from tinynas import study as studies
 from tinynas.errors import StudyError
@@ -54,8 +54,11 @@ REQUEUED_MESSAGE = ("trial %d interrupted; its candidate is queued as trial %d a
                     "when the search resumes")
 _REQUEUED_PREFIX = REQUEUED_MESSAGE.split("%d", 1)[0]
 
-#: Stored with each trial (user attribute ``worker``) to tell which process ran it.
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+def worker_id() -> str:
+    """``host:pid`` of this process, stored with each trial it runs (user attribute
+    ``worker``) to tell which process ran it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class TrialCounts(NamedTuple):
@@ -107,7 +110,7 @@ def run_one_trial(study: optuna.Study, objective: Callable[[optuna.Trial], Seque
 
     def tracked(trial: optuna.Trial) -> Sequence[float]:
         started.append(trial._trial_id)
-        trial.set_user_attr("worker", WORKER_ID)
+        trial.set_user_attr("worker", worker_id())
         try:
             return objective(trial)
         except KeyboardInterrupt:
@@ -154,14 +157,19 @@ def requeue_interrupted(study: optuna.Study, trial_id: int) -> int | None:
 
 
 class _DropInterruptLogs(logging.Filter):
-    """Optuna logs an interrupted trial as a failure with a traceback; the command line already
-    says it was interrupted."""
+    """Optuna logs an interrupted trial as a failure with a traceback, then its missing value;
+    the command line already says it was interrupted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted = False
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        message = record.getMessage()
-        return not (isinstance(exc, KeyboardInterrupt) or "KeyboardInterrupt" in message
-                    or "failed with value None" in message)
+        if isinstance(exc, KeyboardInterrupt):
+            self.interrupted = True
+            return False
+        return not (self.interrupted and "failed with value" in record.getMessage())
 
 
 @contextlib.contextmanager
@@ -240,19 +248,18 @@ class _Worker:
         assert self.process is not None
         return self.process.poll()
 
-    def last_line(self) -> str:
+    def lines(self) -> list[str]:
+        """The non-empty lines the worker printed."""
         with contextlib.suppress(OSError):
-            lines = [ln for ln in self.log_path.read_text(errors="replace").splitlines()
-                     if ln.strip()]
-            if lines:
-                return lines[-1].strip()
-        return "no output"
+            text = self.log_path.read_text(errors="replace")
+            return [ln.strip() for ln in text.splitlines() if ln.strip()]
+        return []
+
+    def last_line(self) -> str:
+        return (self.lines() or ["no output"])[-1]
 
     def requeued_lines(self) -> list[str]:
-        with contextlib.suppress(OSError):
-            return [ln.strip() for ln in self.log_path.read_text(errors="replace").splitlines()
-                    if ln.startswith(_REQUEUED_PREFIX)]
-        return []
+        return [ln for ln in self.lines() if ln.startswith(_REQUEUED_PREFIX)]
 
     def signal(self, signum: int) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -276,7 +283,7 @@ class WorkersResult:
 
 def run_local_workers(storage: str, study_name: str, trials: int, workers: int,
                       timeout: float | None = None, *, restart: bool = True,
-                      stream: IO[str] | None = None,
+                      stream: TextIO | None = None,
                       on_start: Callable[[list[int]], None] | None = None) -> WorkersResult:
     """Run ``workers`` local ``tinynas worker`` processes on one study until it holds ``trials``
     complete trials, printing the study's progress.

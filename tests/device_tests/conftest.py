@@ -13,10 +13,9 @@ import pytest
 def digits_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tinynas.convert import to_int8_tflite
     from tinynas.datasets import load_dataset
-    from tinynas.codegen import generate
+    from tinynas.export import ExportInfo, export_bundle
     from tinynas.keras_env import keras, seed_everything
     from tinynas.spaces import load_space
-    from tinynas.tflite_reader import read_tflite
 
     seed_everything(0)
     data = load_dataset("digits", 0)
@@ -27,8 +26,8 @@ def digits_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     x_train = data.x_train.reshape(-1, *shape)
     model.fit(x_train, data.y_train, epochs=4, batch_size=32, verbose=0)
     tflite = to_int8_tflite(model, shape, x_train[:128].astype(np.float32))
-    out = tmp_path_factory.mktemp("digits_bundle")
-    (out / "model.tflite").write_bytes(tflite)
-    (out / "runtime").mkdir()
-    generate(read_tflite(tflite), out / "runtime")
+    out = tmp_path_factory.mktemp("digits") / "bundle"
+    export_bundle(tflite, out, ExportInfo(dataset="digits", seed=0,
+                                          class_names=data.class_names,
+                                          preprocessing=data.preprocessing))
     return out

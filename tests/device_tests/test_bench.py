@@ -15,6 +15,7 @@ from tinynas.cli import main
 from tinynas.convert import evaluate_tflite
 from tinynas.datasets import load_dataset
 from tinynas.estimator import estimate_tflite
+from tinynas.export import ExportInfo, export_bundle
 from tinynas.latency import CoreProfile
 
 pytestmark = pytest.mark.slow
@@ -28,8 +29,9 @@ def _bench_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
 @pytest.fixture(scope="module")
 def digits_result(digits_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("results") / "digits.json"
+    # No --dataset: the export's manifest names digits and its split seed.
     assert main(["bench", "--model", str(digits_bundle), "--emulate", "cortex-m4",
-                 "--dataset", "digits", "--board", "nucleo_l4r5zi", "--out", str(out)]) == 0
+                 "--board", "nucleo_l4r5zi", "--out", str(out)]) == 0
     return out
 
 
@@ -112,11 +114,12 @@ def test_absent_device_is_one_line_and_quick(digits_bundle: Path,
 
 def test_bad_input_is_one_line(digits_bundle: Path, tmp_path: Path,
                                capsys: pytest.CaptureFixture[str]) -> None:
+    anonymous = tmp_path / "anonymous"
+    export_bundle((digits_bundle / "model.tflite").read_bytes(), anonymous, ExportInfo())
     cases = [
         (["bench", "--model", str(tmp_path / "none"), "--emulate", "cortex-m4", "--random", "1"],
          "no such file"),
-        (["bench", "--model", str(digits_bundle), "--emulate", "cortex-m4"],
-         "give --dataset"),
+        (["bench", "--model", str(anonymous), "--emulate", "cortex-m4"], "give --dataset"),
         (["bench", "--model", str(digits_bundle), "--emulate", "cortex-m4", "--dataset",
           "fashion_mnist:100", "--limit", "2"], "wrong --dataset"),
         (["bench", "--model", str(digits_bundle), "--emulate", "cortex-m4", "--timeout", "0",

@@ -82,7 +82,7 @@ def test_bad_storage_for_search_and_dashboard(workdir: Path) -> None:
             "none.db")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def existing(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A SQLite storage holding one real study, 'other', with no trials."""
     import optuna
@@ -101,7 +101,7 @@ def test_missing_study(command: str, existing: str, workdir: Path) -> None:
             "no study 'nope'", "other")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A real study created by the search driver (no trial has run yet)."""
     from tinynas.pipeline import SearchConfig, prepare
@@ -216,3 +216,17 @@ def test_servers_listen_on_loopback_by_default() -> None:
 
     parser = build_parser("dashboard")
     assert parser.parse_args(["dashboard"]).host == "127.0.0.1"
+
+
+def test_emulated_uart_listens_on_loopback(tmp_path: Path) -> None:
+    from tinynas.device.emulator import Emulator
+    from tinynas.errors import MissingDependencyError
+
+    elf = tmp_path / "app.elf"
+    elf.write_bytes(b"\x7fELF")
+    try:
+        argv = Emulator(elf, "cortex-m4").command(4321)
+    except MissingDependencyError as exc:
+        pytest.skip(str(exc))
+    serial = argv[argv.index("-serial") + 1]
+    assert serial.startswith("tcp:127.0.0.1:4321,"), serial

@@ -20,15 +20,17 @@ from tinynas.report import trial_artifacts
 BOARD = "arduino_nano33_ble"
 
 
-def _stages(rng: random.Random, accuracy: float, tflite: int, arena: int, qat: bool,
+def _stages(rng: random.Random, accuracy: float, tflite: int, attrs: dict, qat: bool,
             pruned: bool) -> list[dict]:
     float_acc = min(1.0, accuracy + rng.uniform(0.0, 0.02))
     ptq = accuracy - (rng.uniform(0.005, 0.03) if qat else 0.0)
     rows = [{"name": "float", "accuracy": float_acc, "tflite_bytes": tflite * 3,
              "compressed_bytes": int(tflite * 2.7), "sparsity": 0.0},
             {"name": "ptq", "accuracy": ptq, "tflite_bytes": tflite,
-             "compressed_bytes": int(tflite * 0.85), "sparsity": 0.0, "arena_bytes": arena,
-             "macs": tflite * 9, "latency_ms": tflite / 900, "flash_bytes": tflite + 60_000}]
+             "compressed_bytes": int(tflite * 0.85), "sparsity": 0.0,
+             "arena_bytes": attrs["estimated_ram_bytes"], "macs": attrs["macs"],
+             "latency_ms": attrs["estimated_latency_ms"],
+             "flash_bytes": attrs["estimated_flash_bytes"]}]
     if qat:
         rows.append({**rows[-1], "name": "qat", "accuracy": accuracy})
     if pruned:
@@ -50,7 +52,8 @@ def fabricate_study(folder: Path, name: str = "fab", trials: int = 14, seed: int
     board = load_board(BOARD)
     objectives = list(studies.DEFAULT_OBJECTIVES)
     with studies._quiet_optuna():
-        study = optuna.create_study(study_name=name, storage=studies.make_storage(storage, heartbeat=False),
+        study = optuna.create_study(study_name=name,
+                                    storage=studies.make_storage(storage, heartbeat=False),
                                     directions=[studies.OBJECTIVES[o][0] for o in objectives],
                                     sampler=sampler)
         study.set_metric_names([studies.OBJECTIVES[o][2] for o in objectives])
@@ -68,7 +71,7 @@ def fabricate_study(folder: Path, name: str = "fab", trials: int = 14, seed: int
         "tinynas_version": "0.1.0", "trials": trials,
     }.items():
         study.set_user_attr(key, value)
-    for number in range(trials):
+    for _ in range(trials):
         trial = study.ask()
         filters = trial.suggest_categorical("filters", [8, 16, 24, 32, 64, 96, 128])
         blocks = trial.suggest_int("blocks", 1, 4)
@@ -100,7 +103,7 @@ def fabricate_study(folder: Path, name: str = "fab", trials: int = 14, seed: int
         if all(c <= 0 for c in constraints):
             accuracy = min(0.99, 0.55 + 0.1 * blocks + filters / 400 + rng.uniform(-0.05, 0.05))
             tflite = flash - 60_000
-            stages = _stages(rng, accuracy, tflite, ram, qat, pruned)
+            stages = _stages(rng, accuracy, tflite, attrs, qat, pruned)
             trained = {"trained": True, "accuracy_float": stages[0]["accuracy"],
                        "accuracy_int8": accuracy, "tflite_bytes": tflite,
                        "measured_arena_bytes": int(ram * rng.uniform(0.85, 1.1)),

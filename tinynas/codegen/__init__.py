@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinynas.codegen import _emit
+from tinynas.codegen._emit import c_float
 from tinynas.codegen._ops import lowering, supported_operators
 from tinynas.codegen._plan import Layout, lay_out, route_output
 from tinynas.codegen._program import Program
@@ -126,5 +127,5 @@ def generate(graph: Graph, out_dir: Path) -> GeneratedRuntime:
                             calls=len(program.steps))
 
 
-__all__ = ["RUNTIME_DIR", "GeneratedRuntime", "check_supported", "generate", "lower",
+__all__ = ["RUNTIME_DIR", "GeneratedRuntime", "c_float", "check_supported", "generate", "lower",
            "supported_operators"]

@@ -227,25 +227,38 @@ def _int32_values(p: Program, op: Operator, index: int) -> list[int]:
     return [int(v) for v in np.frombuffer(t.data, dtype="<i4")]
 
 
-@_lowers("MEAN")
-def _mean(p: Program, op: Operator) -> None:
-    x, out = _int8(p, op, _in(op, 0), op.outputs[0])
+def _reduce_view(p: Program, op: Operator, x: Tensor) -> dict[str, int]:
+    """The input as [outer, reduce, inner] (size-1 dimensions ignored)."""
     raw_axes = _int32_values(p, op, _in(op, 1))
     rank = len(x.shape)
     axes = {a + rank if a < 0 else a for a in raw_axes}
-    # Size-1 dimensions do not affect the memory order; the others must be kept, reduced, kept.
     runs = [(a in axes) for a, d in enumerate(x.shape) if d > 1]
     sizes = [d for d in x.shape if d > 1]
     first = runs.index(True) if True in runs else len(runs)
     last = len(runs) - runs[::-1].index(True) if True in runs else len(runs)
     if not all(runs[first:last]):
-        raise ExportError(f"MEAN over axes {raw_axes} of shape {list(x.shape)} is not over "
+        raise ExportError(f"{op.opcode} over axes {raw_axes} of shape {list(x.shape)} is not over "
                           "one contiguous block of dimensions; not supported")
-    reduce = prod(sizes[first:last])
-    mult, shift = q.mean_multiplier(_scale(x) / _scale(out), reduce)
-    fields = {"outer": prod(sizes[:first]), "reduce": reduce, "inner": prod(sizes[last:]),
-              "in_zp": _zp(x), "out_zp": _zp(out), "mult": mult, "shift": shift}
+    return {"outer": prod(sizes[:first]), "reduce": prod(sizes[first:last]),
+            "inner": prod(sizes[last:])}
+
+
+@_lowers("MEAN")
+def _mean(p: Program, op: Operator) -> None:
+    x, out = _int8(p, op, _in(op, 0), op.outputs[0])
+    view = _reduce_view(p, op, x)
+    mult, shift = q.mean_multiplier(_scale(x) / _scale(out), view["reduce"])
+    fields = {**view, "in_zp": _zp(x), "out_zp": _zp(out), "mult": mult, "shift": shift}
     p.add(op, "tn_mean_s8", ("tn_mean_params", fields), TensorRef(x.index),
+          TensorRef(out.index, write=True))
+
+
+@_lowers("REDUCE_MAX")
+def _reduce_max(p: Program, op: Operator) -> None:
+    x, out = _int8(p, op, _in(op, 0), op.outputs[0])
+    _same_quant(op, [x, out])
+    fields = {**_reduce_view(p, op, x), "in_zp": 0, "out_zp": 0, "mult": 0, "shift": 0}
+    p.add(op, "tn_reduce_max_s8", ("tn_mean_params", fields), TensorRef(x.index),
           TensorRef(out.index, write=True))
 
 
@@ -326,12 +339,14 @@ def _lut(p: Program, op: Operator) -> None:
 @_lowers("SOFTMAX")
 def _softmax(p: Program, op: Operator) -> None:
     x, out = _int8(p, op, _in(op, 0), op.outputs[0])
+    if (_scale(out), _zp(out)) != (1.0 / 256, -128):
+        raise ExportError(f"SOFTMAX: output tensor {out.index} must have scale 1/256 and zero "
+                          f"point -128 (TFLite's int8 softmax), got {_scale(out)}, {_zp(out)}")
     depth = x.shape[-1] if x.shape else 1
-    table = q.softmax_table(_scale(x), float(op.options.get("beta", 1.0)))
-    fields = {"outer": x.elements // depth, "depth": depth, "out_scale": _scale(out),
-              "out_zp": _zp(out)}
-    p.add(op, "tn_softmax_s8", ("tn_softmax_params", fields),
-          p.const("float", table, "softmax exponentials"), TensorRef(x.index),
+    mult, shift, diff_min = q.softmax_scaling(float(op.options.get("beta", 1.0)), _scale(x))
+    fields = {"outer": x.elements // depth, "depth": depth, "mult": mult, "shift": shift,
+              "diff_min": diff_min}
+    p.add(op, "tn_softmax_s8", ("tn_softmax_params", fields), TensorRef(x.index),
           TensorRef(out.index, write=True))
 
 

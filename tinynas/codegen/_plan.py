@@ -1,11 +1,17 @@
 """Where every tensor lives: the caller's input and output buffers, flash, or an offset in one
-static arena laid out over tensor lifetimes."""
+static arena laid out over tensor lifetimes by :class:`tinynas.planner.GreedyPlanner`.
+
+Unlike TFLite Micro's arena, the arena holds nothing but intermediate tensors: views (reshapes,
+contiguous slices, exact requantization round trips) share their source's bytes, the graph input
+is read where the caller keeps it, and the last operator writes into the caller's output buffer.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from tinynas.codegen._program import Literal, Program, Step, TensorRef
+from tinynas.planner import GreedyPlanner
 
 #: Arena offsets are multiples of this, so word loads stay aligned on every core.
 ALIGN = 4
@@ -78,8 +84,11 @@ def lay_out(program: Program) -> Layout:
             first.setdefault(root, k)
             last[root] = k
     roots = [r for r in first if r not in externals]
-    offsets = greedy_offsets([program.tensor(r).nbytes for r in roots],
-                             [(first[r], last[r]) for r in roots])
+    plan = GreedyPlanner()
+    for r in roots:
+        # Sizes rounded up keep every buffer word-aligned.
+        plan.add_buffer(-(-program.tensor(r).nbytes // ALIGN) * ALIGN, first[r], last[r])
+    offsets = plan.offsets()
     for r, offset in zip(roots, offsets, strict=True):
         externals[r] = ARENA
         layout.buffers.append((r, offset, program.tensor(r).nbytes, first[r], last[r]))
@@ -90,31 +99,3 @@ def lay_out(program: Program) -> Layout:
             layout.where[index] = (externals[root], base.get(root, 0) + offset)
     layout.arena_bytes = max((o + s for _, o, s, _, _ in layout.buffers), default=0)
     return layout
-
-
-def greedy_offsets(sizes: list[int], lifetimes: list[tuple[int, int]]) -> list[int]:
-    """Greedy placement by decreasing size: each buffer takes the lowest aligned offset that no
-    placed buffer alive at the same time occupies (TFLite Micro's greedy planner).
-
-    Args:
-        sizes: Bytes of each buffer.
-        lifetimes: First and last step (inclusive) of each buffer.
-
-    Returns:
-        The offset of each buffer.
-    """
-    order = sorted(range(len(sizes)), key=lambda i: (-sizes[i], lifetimes[i][0]))
-    offsets = [0] * len(sizes)
-    placed: list[int] = []
-    for i in order:
-        start, end = lifetimes[i]
-        busy = sorted((offsets[j], offsets[j] + sizes[j]) for j in placed
-                      if lifetimes[j][0] <= end and start <= lifetimes[j][1])
-        candidate = 0
-        for lo, hi in busy:
-            if candidate + sizes[i] <= lo:
-                break
-            candidate = max(candidate, -(-hi // ALIGN) * ALIGN)
-        offsets[i] = candidate
-        placed.append(i)
-    return offsets

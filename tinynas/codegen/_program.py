@@ -12,7 +12,7 @@ from tinynas.errors import ExportError
 from tinynas.graph import Graph, Operator, Tensor
 
 #: numpy dtype of each C element type the generated code stores in flash.
-CTYPES = {"int8_t": np.int8, "int32_t": np.int32, "float": np.float32}
+CTYPES = {"int8_t": np.int8, "int32_t": np.int32}
 
 
 @dataclass(frozen=True)

@@ -153,10 +153,16 @@ def lookup_table(kind: str, in_scale: float, in_zp: int, out_scale: float,
     return table
 
 
-def softmax_table(in_scale: float, beta: float) -> list[float]:
-    """``PopulateSoftmaxLookupTable``: ``table[255 - v] = expf(-in_scale * beta * v)``."""
-    scale = f32(-np.float32(in_scale) * np.float32(beta))
-    table = [0.0] * 256
-    for val in range(256):
-        table[255 - val] = expf(f32(np.float32(scale) * np.float32(val)))
-    return table
+def softmax_scaling(beta: float, in_scale: float) -> tuple[int, int, int]:
+    """``PreprocessSoftmaxScaling`` and ``CalculateInputRadius`` for differences in Q5.26.
+
+    Returns:
+        The multiplier, its shift (negative for very small ``beta * in_scale``), and the smallest
+        input difference that still counts.
+    """
+    integer_bits = 5
+    real = min(beta * in_scale * (1 << (31 - integer_bits)), (1 << 31) - 1.0)
+    multiplier, shift = quantize_multiplier(real)
+    radius = math.floor(((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) * 2.0 ** -shift)
+    # Below -255 no int8 difference is excluded, however far the radius reaches.
+    return multiplier, shift, -min(radius, 1 << 30)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
 import tempfile
 import time
 import zlib
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ import numpy as np
 from tinynas.device.build import Firmware, build_firmware, find_runtime
 from tinynas.device.client import DEFAULT_BAUD, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, DeviceClient
 from tinynas.device.emulator import Emulator, instructions_per_tick
-from tinynas.errors import DeviceError, MissingDependencyError, ModelFileError
+from tinynas.errors import DeviceError, ExportError, ModelFileError
 
 if TYPE_CHECKING:
     from tinynas.boards import Board
@@ -135,13 +135,22 @@ def read_model(model_dir: Path) -> tuple[bytes, Path]:
 
 
 def bundle_dataset(model_dir: Path) -> tuple[str, int | None]:
-    """The dataset and split seed an exported bundle records.
+    """The dataset and split seed an exported bundle records in its manifest.
 
     Raises:
-        DeviceError: The bundle records none.
+        DeviceError: The folder is no export, or its export names no dataset.
     """
-    raise DeviceError(f"{model_dir}: the bundle does not record its dataset: give --dataset "
-                      f"(and --seed), or --random N to time random inputs")
+    from tinynas.export import read_manifest
+
+    try:
+        info = read_manifest(Path(model_dir)).get("info") or {}
+    except ExportError:
+        info = {}
+    if not info.get("dataset"):
+        raise DeviceError(f"{model_dir}: the bundle does not record its dataset: give --dataset "
+                          f"(and --seed), or --random N to time random inputs")
+    seed = info.get("seed")
+    return str(info["dataset"]), int(seed) if seed is not None else None
 
 
 def dataset_inputs(graph: Graph, dataset: str, seed: int = 0,
@@ -181,7 +190,8 @@ def random_inputs(graph: Graph, count: int, seed: int = 0) -> Inputs:
                   f"{count} random inputs")
 
 
-def host_outputs(model_dir: Path, inputs: np.ndarray, build_dir: Path) -> np.ndarray:
+def host_outputs(model_dir: Path, graph: Graph, inputs: np.ndarray,
+                 build_dir: Path) -> np.ndarray:
     """Outputs of the same generated runtime built for the host (its ``make host``).
 
     The runtime reproduces TFLite's reference kernels byte for byte (``tinynas verify`` checks
@@ -189,6 +199,7 @@ def host_outputs(model_dir: Path, inputs: np.ndarray, build_dir: Path) -> np.nda
 
     Args:
         model_dir: An exported bundle or its runtime folder.
+        graph: The model.
         inputs: ``(samples, input bytes)`` int8.
         build_dir: Scratch folder; the runtime is copied there so the bundle stays untouched.
 
@@ -196,22 +207,14 @@ def host_outputs(model_dir: Path, inputs: np.ndarray, build_dir: Path) -> np.nda
         ``(samples, output bytes)`` int8.
 
     Raises:
-        DeviceError: The host build or run failed.
-        MissingDependencyError: No host C compiler.
+        ExportError: The host build or run failed.
+        MissingDependencyError: No host C compiler or ``make``.
     """
-    if shutil.which("cc") is None and shutil.which("gcc") is None:
-        raise MissingDependencyError("no host C compiler (cc): install the Debian package gcc")
+    from tinynas.export._verify import build_host, run_host
+
     work = Path(build_dir) / "host"
     shutil.copytree(find_runtime(model_dir), work, dirs_exist_ok=True)
-    build = subprocess.run(["make", "--no-print-directory", "-C", str(work), "host"],
-                           capture_output=True, text=True, check=False, timeout=600)
-    if build.returncode != 0:
-        raise DeviceError(f"host build of the runtime failed: {build.stderr.strip()[-300:]}")
-    run = subprocess.run([str(work / "tinynas_host")], input=inputs.tobytes(),
-                         capture_output=True, check=False, timeout=600)
-    if run.returncode != 0:
-        raise DeviceError(f"tinynas_host failed: {run.stderr.decode(errors='replace').strip()}")
-    return np.frombuffer(run.stdout, dtype=np.int8).reshape(len(inputs), -1)
+    return run_host(build_host(work), inputs, graph.tensor(graph.outputs[0]).elements)
 
 
 def _input_quantization(graph: Graph) -> tuple[float, int]:
@@ -302,20 +305,19 @@ def run_bench(model_dir: Path, *, port: str | None = None, emulate: str | None =
         raise DeviceError("give --dataset (the test split to run) or --random N")
     started = time.monotonic()
     cpu = emulate or (board.core if board else "cortex-m4")
-    with tempfile.TemporaryDirectory(prefix="tinynas-fw-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="tinynas-fw-") as scratch, ExitStack() as stack:
+        # An absent board fails before the build, not after it.
+        client = (stack.enter_context(DeviceClient.open(port, baud=baud, timeout=timeout,
+                                                        retries=retries)) if port else None)
         work = Path(build_dir or scratch)
         firmware = build_firmware(model_dir, work, cpu, opt=opt, baud=baud, tflite=tflite)
-        reference = host_outputs(model_dir, inputs.data, work)
-        if emulate is not None:
-            with Emulator(firmware.elf, emulate) as emulator, \
-                    emulator.connect(timeout, retries) as client:
-                measured = _measure(client, tflite, graph, inputs, timeout, progress)
-            device = f"qemu:{emulate}"
-        else:
-            assert port is not None
-            with DeviceClient.open(port, baud=baud, timeout=timeout, retries=retries) as client:
-                measured = _measure(client, tflite, graph, inputs, timeout, progress)
-            device = port
+        reference = host_outputs(model_dir, graph, inputs.data, work)
+        if client is None:
+            assert emulate is not None
+            emulator = stack.enter_context(Emulator(firmware.elf, emulate))
+            client = stack.enter_context(emulator.connect(timeout, retries))
+        measured = _measure(client, tflite, graph, inputs, timeout, progress)
+        device = port or f"qemu:{emulate}"
     return _result(measured, reference, firmware, tflite, model_path, graph, inputs, device,
                    emulate is not None, board, profile, time.monotonic() - started)
 

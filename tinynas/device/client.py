@@ -178,17 +178,18 @@ class DeviceClient:
                 self._resynchronise()
             self._seq = self._seq % 255 + 1
             self._write(encode_frame(frame_type, self._seq, payload))
-            frame, failure = self._await_reply(frame_type, self._seq, time.monotonic() + wait)
+            frame, failure = self._await_reply(frame_type, self._seq, wait)
             if frame is not None:
                 return frame
         raise DeviceError(self._give_up_message(frame_type, failure))
 
     def _await_reply(self, frame_type: FrameType, seq: int,
-                     deadline: float) -> tuple[Frame | None, str]:
+                     wait: float) -> tuple[Frame | None, str]:
+        deadline = time.monotonic() + wait
         while True:
             frames = self._read_frames(deadline)
             if frames is None:
-                return None, f"no answer within {self.timeout:g} s"
+                return None, f"no answer within {wait:.3g} s"
             for frame in frames:
                 if frame.type == FrameType.FAULT:
                     fault = FaultReport.parse(frame.payload)

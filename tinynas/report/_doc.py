@@ -118,7 +118,8 @@ def to_markdown(doc: Document, image_dir: str = "") -> str:
                                          [(s.title, "; ".join(s.lines)) for s in block.steps]))
         elif isinstance(block, Cards):
             out += _markdown_table(Table(tuple(i[0] for i in block.items),
-                                         [tuple(f"{i[1]} {i[2]}".strip() for i in block.items)]))
+                                         [tuple(f"{v} ({note})" if note else v
+                                                for _, v, note in block.items)]))
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -196,9 +197,9 @@ def _html_table(table: Table) -> str:
             for i, c in enumerate(cells)) + "</tr>"
 
     caption = f"<caption>{esc(table.caption)}</caption>" if table.caption else ""
+    head = f"<thead>{row(table.header, 'th')}</thead>" if any(table.header) else ""
     rows = "".join(row(r, "td") for r in table.rows)
-    return (f"<div class='table'><table>{caption}<thead>{row(table.header, 'th')}</thead>"
-            f"<tbody>{rows}</tbody></table></div>")
+    return f"<div class='table'><table>{caption}{head}<tbody>{rows}</tbody></table></div>"
 
 
 _CSS = """
@@ -233,7 +234,7 @@ caption { caption-side:bottom; text-align:left; color:var(--muted); font-size:12
   padding-top:4px; }
 th, td { padding:6px 12px; border-bottom:1px solid var(--line); text-align:left; }
 th { background:#eef2f7; font-weight:600; }
-td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
+td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 tbody tr:nth-child(even) { background:#fafbfc; }
 figure { margin:12px 0 20px; background:#fff; border:1px solid var(--line); border-radius:10px;
   padding:12px; }

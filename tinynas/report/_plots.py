@@ -156,6 +156,9 @@ def hypervolume_png(history: Sequence[tuple[int, float]]) -> bytes:
     grew = [(n, v) for i, (n, v) in enumerate(history) if v > (history[i - 1][1] if i else 0.0)]
     ax.scatter([n for n, _ in grew], [v for _, v in grew], color=PARETO, s=30, zorder=3,
                label="a trial that moved the front")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel("hypervolume (share of the limit box)")
     ax.set_ylim(0, max(ys + [0.01]) * 1.15)

@@ -11,8 +11,18 @@ from tinynas import study as studies
 from tinynas.errors import ExportError
 from tinynas.report import _format as fmt
 from tinynas.report import _plots
-from tinynas.report._doc import Cards, Document, Figure, Heading, Paragraph, Pipeline, Step, \
-    Table, to_html, to_markdown
+from tinynas.report._doc import (
+    Cards,
+    Document,
+    Figure,
+    Heading,
+    Paragraph,
+    Pipeline,
+    Step,
+    Table,
+    to_html,
+    to_markdown,
+)
 from tinynas.report._facts import RESOURCES, StudyFacts, TrialPoint, study_facts, usage
 from tinynas.report._trial import architecture, stages_table
 

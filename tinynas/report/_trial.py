@@ -9,8 +9,16 @@ from tinynas import study as studies
 from tinynas.errors import StudyError
 from tinynas.report import _format as fmt
 from tinynas.report import _plots
-from tinynas.report._doc import Cards, Document, Figure, Heading, Paragraph, Table, to_html, \
-    to_markdown
+from tinynas.report._doc import (
+    Cards,
+    Document,
+    Figure,
+    Heading,
+    Paragraph,
+    Table,
+    to_html,
+    to_markdown,
+)
 from tinynas.report._facts import RESOURCES, Limits, board_limits, resource_value, usage
 
 if TYPE_CHECKING:
@@ -32,7 +40,8 @@ def stages_table(stages: Sequence[dict[str, Any]], caption: str = "") -> Table:
              fmt.kb(s.get("compressed_bytes")),
              f"{float(s['sparsity']) * 100:.0f} %" if s.get("sparsity") is not None else "-",
              str(s["epochs"]) if s.get("epochs") is not None else "-",
-             fmt.kb(s.get("arena_bytes")), fmt.kb(s.get("flash_bytes")), fmt.ms(s.get("latency_ms")),
+             fmt.kb(s.get("arena_bytes")), fmt.kb(s.get("flash_bytes")),
+             fmt.ms(s.get("latency_ms")),
              fmt.count(s.get("macs")))
             for s in stages]
     return Table(STAGE_HEADER, rows, caption)

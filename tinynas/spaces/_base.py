@@ -213,10 +213,6 @@ class SearchSpace(ABC):
         """
         return arch
 
-    def default_input_shape(self) -> tuple[int, ...]:
-        """A sample shape the space accepts, for estimates made without a dataset."""
-        return (8, 8, 1)
-
     def model_input_shape(self, data_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The model's input shape (batch excluded) for a dataset sample shape.
 

@@ -238,16 +238,18 @@ class ConvStackSpace(SearchSpace):
                 f"{self.config.path}), but the dataset's samples have shape {data_shape}")
         return shape
 
-    def default_input_shape(self) -> tuple[int, ...]:
-        """The smallest accepted sample: ``min_input`` with one channel."""
-        return (*self.ranges.min_input, 1)
-
     def _window(self, k: int) -> tuple[int, int]:
         return (k, k) if self.spatial_dims == 2 else (k, 1)
 
+    @staticmethod
+    def _stride(s: int) -> tuple[int, int]:
+        # Square even in 1-D: over a width of 1 an (s, s) stride is an (s, 1) one, and
+        # TensorFlow's CPU depthwise convolution refuses unequal strides.
+        return (s, s)
+
     def _separable(self, arch: ConvArch) -> bool:
         if self.block_kind == "choice":
-            return bool(getattr(arch, "separable"))
+            return bool(getattr(arch, "separable"))  # noqa: B009  (only CNN1DArch has it)
         return self.block_kind == "separable"
 
     # -- model -------------------------------------------------------------------------------
@@ -261,10 +263,10 @@ class ConvStackSpace(SearchSpace):
 
         def conv_bn_relu(x: Any, name: str, filters: int | None, kernel: int, stride: int) -> Any:
             if filters is None:
-                x = layers.DepthwiseConv2D(self._window(kernel), strides=self._window(stride),
+                x = layers.DepthwiseConv2D(self._window(kernel), strides=self._stride(stride),
                                            padding="same", use_bias=False, name=name)(x)
             else:
-                x = layers.Conv2D(filters, self._window(kernel), strides=self._window(stride),
+                x = layers.Conv2D(filters, self._window(kernel), strides=self._stride(stride),
                                   padding="same", use_bias=False, name=name)(x)
             x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
             return layers.ReLU(name=f"{name}_relu")(x)
@@ -272,7 +274,8 @@ class ConvStackSpace(SearchSpace):
         inputs = layers.Input(tuple(input_shape), name="input")
         x = conv_bn_relu(inputs, "conv0", arch.first_filters, arch.first_kernel, arch.first_stride)
         separable = self._separable(arch)
-        for i, (f, kern, s) in enumerate(zip(arch.filters, arch.kernels, arch.strides, strict=True)):
+        blocks = zip(arch.filters, arch.kernels, arch.strides, strict=True)
+        for i, (f, kern, s) in enumerate(blocks):
             if separable:
                 x = conv_bn_relu(x, f"block{i}_dw", None, kern, s)
                 x = conv_bn_relu(x, f"block{i}_pw", f, 1, 1)
@@ -293,14 +296,14 @@ class ConvStackSpace(SearchSpace):
         b = GraphBuilder()
         x = b.input(tuple(input_shape))
         x = b.conv2d(x, arch.first_filters, self._window(arch.first_kernel),
-                     self._window(arch.first_stride))
+                     self._stride(arch.first_stride))
         separable = self._separable(arch)
         for f, kern, s in zip(arch.filters, arch.kernels, arch.strides, strict=True):
             if separable:
-                x = b.depthwise_conv2d(x, self._window(kern), self._window(s))
+                x = b.depthwise_conv2d(x, self._window(kern), self._stride(s))
                 x = b.conv2d(x, f, (1, 1), (1, 1))
             else:
-                x = b.conv2d(x, f, self._window(kern), self._window(s))
+                x = b.conv2d(x, f, self._window(kern), self._stride(s))
         if arch.pooling == "flatten":
             _, h, w, c = b.shape(x)
             # Over a 1x1 map the fully-connected layer flattens by itself; no RESHAPE is emitted.

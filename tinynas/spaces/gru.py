@@ -131,11 +131,14 @@ class GRUSpace(SearchSpace):
                        units=units, dense_units=dense_units, dropout=dropout)
 
     def smallest(self) -> GRUArch:
-        """One narrow layer; a front end only if the file requires one, then with the largest
-        stride (fewer steps to unroll)."""
+        """One narrow layer over the fewest steps: every step is a copy of the cell in the graph,
+        so a strided front end (the narrowest offered) beats none when a stride above 1 is
+        offered."""
         r = self.ranges
-        return GRUArch(conv_filters=min(r.conv_filters), conv_kernel=min(r.conv_kernel),
-                       conv_stride=max(r.conv_stride) if min(r.conv_filters) else min(r.conv_stride),
+        widths = [f for f in r.conv_filters if f] if max(r.conv_stride) > 1 else []
+        front = min(widths) if widths else min(r.conv_filters)
+        return GRUArch(conv_filters=front, conv_kernel=min(r.conv_kernel),
+                       conv_stride=max(r.conv_stride) if front else min(r.conv_stride),
                        units=(r.units[0],) * r.layers[0], dense_units=min(r.head.dense_units),
                        dropout=r.head.dropout[0])
 
@@ -148,10 +151,6 @@ class GRUSpace(SearchSpace):
             units=tuple(pruned_width(u, compression) for u in arch.units),
             dense_units=pruned_width(arch.dense_units, compression),
         )
-
-    def default_input_shape(self) -> tuple[int, ...]:
-        """The shortest accepted sequence, one channel."""
-        return (self.ranges.min_input[0], 1)
 
     def model_input_shape(self, data_shape: tuple[int, ...]) -> tuple[int, ...]:
         """``(T, C)`` for a time series; ``(frames, coefficients)`` for audio features.

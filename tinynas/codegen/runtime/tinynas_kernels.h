@@ -70,6 +70,9 @@ typedef struct {
 
 void tn_mean_s8(const tn_mean_params *p, const int8_t *in, int8_t *out);
 
+/* REDUCE_MAX over the same [outer, reduce, inner] view (input and output quantized alike). */
+void tn_reduce_max_s8(const tn_mean_params *p, const int8_t *in, int8_t *out);
+
 /* ADD, SUB (input 2 multiplier negated) and MUL, broadcasting over up to 4 dimensions:
  * a stride of 0 repeats an input along that dimension. */
 typedef struct {
@@ -98,15 +101,17 @@ void tn_requantize_s8(const tn_requantize_params *p, const int8_t *in, int8_t *o
  * generation time. The table is indexed by the input byte as unsigned. */
 void tn_lut_s8(const int8_t *table, const int8_t *in, int8_t *out, int32_t size);
 
-/* SOFTMAX (beta folded into the table): table[255 - d] = exp(-input_scale * beta * d). */
+/* SOFTMAX with TensorFlow Lite's int8 output quantization (scale 1/256, zero point -128):
+ * input differences are rescaled by beta * input scale into Q5.26 by `mult` and `shift`, and
+ * differences below `diff_min` contribute nothing. */
 typedef struct {
     int32_t outer, depth;
-    float out_scale;
-    int16_t out_zp;
+    int32_t mult;
+    int16_t shift;
+    int32_t diff_min;
 } tn_softmax_params;
 
-void tn_softmax_s8(const tn_softmax_params *p, const float *table, const int8_t *in,
-                   int8_t *out);
+void tn_softmax_s8(const tn_softmax_params *p, const int8_t *in, int8_t *out);
 
 /* Data movement (RESHAPE, SPLIT, SPLIT_V, UNPACK, PACK, CONCATENATION, STRIDED_SLICE, ...):
  * copy `count` blocks of `block` bytes, the i-th from in + i * in_stride to

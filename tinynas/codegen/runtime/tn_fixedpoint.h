@@ -67,18 +67,4 @@ static inline int32_t tn_clamp(int32_t x, int32_t lo, int32_t hi)
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
-/* roundf (half away from zero) without libm: subtracting the integer part of a float is exact. */
-static inline float tn_roundf(float x)
-{
-    float t;
-    if (!(x > -8388608.0f && x < 8388608.0f)) {
-        return x; /* already an integer (or NaN) */
-    }
-    t = (float)(int32_t)x;
-    if (x >= 0.0f) {
-        return (x - t >= 0.5f) ? t + 1.0f : t;
-    }
-    return (t - x >= 0.5f) ? t - 1.0f : t;
-}
-
 #endif /* TN_FIXEDPOINT_H */

@@ -1,0 +1,89 @@
+"""Command line of the search-quality benchmark (see the package's description)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from bench.search_quality.grid import (
+    DEFAULT_BOARDS,
+    DEFAULT_DATASETS,
+    DEFAULT_SAMPLERS,
+    Settings,
+    jobs,
+)
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+RESULTS = ROOT / "bench" / "results" / "search_quality.json"
+WORKDIR = ROOT / "studies" / "search_quality"
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.search_quality")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the grid (continues an earlier run of the same file)")
+    run.add_argument("--trials", type=int, default=16, help="complete trials per search")
+    run.add_argument("--epochs", type=int, default=8, help="float training epochs")
+    run.add_argument("--fidelity", default=None,
+                     help="the search's fidelity schedule (full or halving), where supported")
+    run.add_argument("--seeds", default="0,1,2")
+    run.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
+    run.add_argument("--boards", default=",".join(DEFAULT_BOARDS))
+    run.add_argument("--samplers", default=",".join(DEFAULT_SAMPLERS))
+    run.add_argument("--no-references", action="store_true")
+    run.add_argument("--jobs", type=int, default=1, help="jobs at once, one process each")
+    run.add_argument("--out", type=Path, default=RESULTS)
+    run.add_argument("--workdir", type=Path, default=WORKDIR,
+                     help="study databases and artifacts of the searches")
+    report = sub.add_parser("report", help="print the Markdown tables of a results file")
+    report.add_argument("--results", type=Path, default=RESULTS)
+    prof = sub.add_parser("profile", help="split one candidate's training time by step")
+    prof.add_argument("--dataset", default="digits")
+    prof.add_argument("--reference", default="keras_mnist_cnn")
+    prof.add_argument("--epochs", type=int, default=8)
+    prof.add_argument("--out", type=Path, default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if args.command == "run":
+        from bench.search_quality.run import run_grid
+
+        settings = Settings(trials=args.trials, epochs=args.epochs, fidelity=args.fidelity)
+        grid = jobs(_names(args.datasets), _names(args.boards),
+                    tuple(int(s) for s in _names(args.seeds)), _names(args.samplers), settings,
+                    references=not args.no_references)
+        command = shlex.join([".venv/bin/python", "-m", "bench.search_quality",
+                              *(argv if argv is not None else sys.argv[1:])])
+        run_grid(grid, args.out, args.workdir, args.jobs, command)
+        return 0
+    if args.command == "report":
+        from bench.search_quality.report import render
+
+        print(render(json.loads(args.results.read_text())))
+        return 0
+    from bench.search_quality.profile import format_profile, profile_candidate
+
+    row = profile_candidate(args.dataset, args.reference, args.epochs)
+    if args.out:
+        from tinynas.study import atomic_write
+
+        atomic_write(args.out, json.dumps(row, indent=1) + "\n")
+    print(format_profile(row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

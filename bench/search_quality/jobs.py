@@ -1,0 +1,140 @@
+"""Running one job of the grid in the current process: a search or a reference training."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.search_quality.grid import ReferenceJob, SearchJob
+
+if TYPE_CHECKING:
+    import optuna
+
+#: Trial attributes kept in the results, beside the trial's number and state.
+TRIAL_ATTRS = ("trained", "reused_from", "accuracy_int8", "accuracy_float",
+               "estimated_ram_bytes", "estimated_flash_bytes", "estimated_latency_ms", "macs",
+               "params", "tflite_bytes", "measured_arena_bytes", "epochs", "train_seconds",
+               "arch_summary", "compression_summary", "fail_reason", "fidelity")
+
+
+class TrialClock:
+    """An Optuna callback recording the wall and CPU seconds between finished trials.
+
+    CPU time is the process's (every thread of TensorFlow included), so what another job on the
+    machine uses is not counted: the figure is what the search itself costs.
+    """
+
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+        self.by_trial: dict[int, tuple[float, float]] = {}
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.by_trial[trial.number] = (round(wall - self.wall, 3), round(cpu - self.cpu, 3))
+        self.wall, self.cpu = wall, cpu
+
+
+def _trial_row(trial: optuna.trial.FrozenTrial, clock: TrialClock) -> dict[str, Any]:
+    from tinynas.study import is_feasible
+
+    wall, cpu = clock.by_trial.get(trial.number, (None, None))
+    row: dict[str, Any] = {"number": trial.number, "state": trial.state.name,
+                           "feasible": is_feasible(trial), "wall_s": wall, "cpu_s": cpu}
+    row.update({k: trial.user_attrs[k] for k in TRIAL_ATTRS if k in trial.user_attrs})
+    return row
+
+
+def run_search(job: SearchJob, workdir: Path) -> dict[str, Any]:
+    """Run one search to its trial budget in a fresh study and return its trials.
+
+    Args:
+        job: The search.
+        workdir: Where the job's study database and artifacts go (replaced if present, so a
+            job cut short earlier starts over).
+
+    Returns:
+        The job's description with ``trials`` (one row per trial), ``wall_s`` and ``cpu_s``.
+    """
+    from tinynas.pipeline import SearchConfig, prepare, run
+
+    cell = workdir / job.key().replace("/", "_").replace(":", "-")
+    shutil.rmtree(cell, ignore_errors=True)
+    cell.mkdir(parents=True)
+    extra: dict[str, Any] = {}
+    if job.settings.fidelity is not None:
+        extra["fidelity"] = job.settings.fidelity
+    config = SearchConfig(board=job.board, space=job.space, dataset=job.dataset,
+                          trials=job.settings.trials, storage=f"sqlite:///{cell / 'study.db'}",
+                          study_name="bench", sampler=job.sampler, seed=job.seed,
+                          artifact_dir=cell / "artifacts", epochs=job.settings.epochs, **extra)
+    wall, cpu = time.perf_counter(), time.process_time()
+    ctx = prepare(config)
+    clock = TrialClock()
+    run(ctx, callbacks=[clock])
+    trials = [_trial_row(t, clock) for t in ctx.study.get_trials(deepcopy=False)]
+    return {**job.to_dict(), "trials": trials,
+            "wall_s": round(time.perf_counter() - wall, 2),
+            "cpu_s": round(time.process_time() - cpu, 2)}
+
+
+def run_reference(job: ReferenceJob) -> dict[str, Any]:
+    """Train one reference model by the search's pipeline and estimate it on every board.
+
+    The figures are those a search records for a trained trial: int8 test accuracy, and the
+    estimate of the converted ``.tflite`` (arena, flash, latency) on each board.
+    """
+    from tinynas.boards import load_board
+    from tinynas.datasets import load_dataset
+    from tinynas.estimator import estimate_tflite
+    from tinynas.references import get_reference
+    from tinynas.train import train_candidate
+
+    reference = get_reference(job.reference)
+    space, arch = reference.load()
+    data = load_dataset(job.dataset, seed=job.seed)
+    training = replace(space.config.training, epochs=job.settings.epochs)
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = train_candidate(space, arch, reference.compression, data, training, seed=job.seed)
+    whole = estimate_tflite(result.tflite)
+    per_board = {}
+    for name in job.boards:
+        board = load_board(name)
+        est = estimate_tflite(result.tflite, board)
+        per_board[name] = {"ram_bytes": int(est.arena_bytes), "flash_bytes": int(est.flash_bytes),
+                           "latency_ms": float(est.latency_ms or 0.0),
+                           "fits": (est.arena_bytes <= board.ram_limit
+                                    and est.flash_bytes <= board.flash_limit
+                                    and (est.latency_ms or 0.0) <= board.latency_ms)}
+    return {**job.to_dict(), "title": reference.title, "space": reference.space,
+            "accuracy_int8": float(result.accuracy_int8),
+            "accuracy_float": float(result.accuracy_float),
+            "epochs_trained": int(result.epochs), "tflite_bytes": len(result.tflite),
+            "macs": int(whole.macs), "params": int(whole.params), "boards": per_board,
+            "wall_s": round(time.perf_counter() - wall, 2),
+            "cpu_s": round(time.process_time() - cpu, 2)}
+
+
+def run_job(job: SearchJob | ReferenceJob, workdir: Path) -> dict[str, Any]:
+    """Run either kind of job; a :class:`tinynas.errors.TinyNASError` becomes an ``error`` row."""
+    from tinynas.errors import TinyNASError
+
+    try:
+        if isinstance(job, SearchJob):
+            return run_search(job, workdir)
+        return run_reference(job)
+    except TinyNASError as exc:
+        return {**job.to_dict(), "error": str(exc)}
+    finally:
+        _release_keras()
+
+
+def _release_keras() -> None:
+    """Drop the graphs of finished models so a long-lived worker does not grow."""
+    import sys
+
+    if "tf_keras" in sys.modules:
+        sys.modules["tf_keras"].backend.clear_session()

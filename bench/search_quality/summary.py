@@ -1,0 +1,138 @@
+"""Turning results into the figures of BENCHMARKS.md: hypervolumes, reference verdicts, speed."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tinynas.boards import Board, load_board
+from tinynas.hypervolume import Point, Verdict, beats_reference, front_hypervolume, pareto_front
+
+
+def trial_points(trials: Iterable[dict[str, Any]]) -> list[Point]:
+    """The feasible trained trials of a search as points (reused trials included: they are
+    models the search holds)."""
+    return [Point(accuracy=float(t["accuracy_int8"]), ram_bytes=int(t["estimated_ram_bytes"]),
+                  flash_bytes=int(t["estimated_flash_bytes"]),
+                  latency_ms=float(t["estimated_latency_ms"]), label=f"trial {t['number']}")
+            for t in trials
+            if t.get("state") == "COMPLETE" and t.get("feasible") and "accuracy_int8" in t]
+
+
+def reference_point(row: dict[str, Any], board: str) -> Point:
+    """A trained reference as a point on ``board``."""
+    b = row["boards"][board]
+    return Point(accuracy=float(row["accuracy_int8"]), ram_bytes=int(b["ram_bytes"]),
+                 flash_bytes=int(b["flash_bytes"]), latency_ms=float(b["latency_ms"]),
+                 label=row["reference"])
+
+
+@dataclass
+class SearchOutcome:
+    """One search's figures."""
+
+    seed: int
+    sampler: str
+    hypervolume: float
+    hypervolume_acc_ram: float
+    front: list[Point]
+    best_accuracy: float | None
+    trials: int
+    trained: int
+    reused: int
+    over_limits: int
+    failed: int
+    wall_s: float
+    cpu_s: float
+    curve: list[tuple[float, float]] = field(default_factory=list)
+
+
+def search_outcome(row: dict[str, Any], board: Board) -> SearchOutcome:
+    """Hypervolumes, front and counts of one search result row."""
+    trials = row["trials"]
+    points = trial_points(trials)
+    complete = [t for t in trials if t.get("state") == "COMPLETE"]
+    return SearchOutcome(
+        seed=int(row["seed"]), sampler=row["sampler"],
+        hypervolume=front_hypervolume(points, board),
+        hypervolume_acc_ram=front_hypervolume(points, board, ("accuracy", "ram")),
+        front=pareto_front(points),
+        best_accuracy=max((p.accuracy for p in points), default=None),
+        trials=len(complete),
+        trained=sum(1 for t in complete if t.get("trained") and "reused_from" not in t),
+        reused=sum(1 for t in complete if "reused_from" in t),
+        over_limits=sum(1 for t in complete if not t.get("feasible")),
+        failed=sum(1 for t in trials if t.get("state") == "FAIL"),
+        wall_s=float(row["wall_s"]), cpu_s=float(row["cpu_s"]),
+        curve=hypervolume_curve(trials, board))
+
+
+def hypervolume_curve(trials: list[dict[str, Any]], board: Board) -> list[tuple[float, float]]:
+    """``(CPU seconds so far, hypervolume so far)`` after each trial, in trial order."""
+    curve, cpu, seen = [], 0.0, []
+    for t in sorted(trials, key=lambda t: t["number"]):
+        cpu += float(t.get("cpu_s") or 0.0)
+        seen.append(t)
+        curve.append((cpu, front_hypervolume(trial_points(seen), board)))
+    return curve
+
+
+def median(values: Iterable[float]) -> float | None:
+    """The median, or None for no values."""
+    values = list(values)
+    return statistics.median(values) if values else None
+
+
+@dataclass
+class Cell:
+    """Every result of one dataset on one board at one setting."""
+
+    setting: str
+    dataset: str
+    board: Board
+    searches: dict[str, list[SearchOutcome]]
+    references: dict[str, list[dict[str, Any]]]
+
+    def verdicts(self, sampler: str = "nsga2") -> dict[str, list[tuple[int, Verdict, Point]]]:
+        """Per reference: ``(seed, verdict, reference point)`` for each seed both ran."""
+        fronts = {o.seed: o.front for o in self.searches.get(sampler, [])}
+        out: dict[str, list[tuple[int, Verdict, Point]]] = {}
+        for name, rows in self.references.items():
+            for row in rows:
+                if row["seed"] in fronts:
+                    ref = reference_point(row, self.board.name)
+                    out.setdefault(name, []).append(
+                        (row["seed"], beats_reference(fronts[row["seed"]], ref), ref))
+        return out
+
+
+def cells(results: dict[str, dict[str, Any]]) -> list[Cell]:
+    """Group result rows by setting, dataset and board, in the order they were run."""
+    searches: dict[tuple[str, str, str], dict[str, list[SearchOutcome]]] = defaultdict(
+        lambda: defaultdict(list))
+    refs: dict[tuple[int, str], dict[str, list[dict[str, Any]]]] = defaultdict(
+        lambda: defaultdict(list))
+    boards: dict[str, Board] = {}
+    for row in results.values():
+        if "error" in row:
+            continue
+        if row["kind"] == "reference":
+            refs[(row["epochs"], row["dataset"])][row["reference"]].append(row)
+            continue
+        board = boards.setdefault(row["board"], load_board(row["board"]))
+        setting = f"t{row['trials']}-e{row['epochs']}" + (
+            f"-{row['fidelity']}" if row.get("fidelity") else "")
+        searches[(setting, row["dataset"], row["board"])][row["sampler"]].append(
+            search_outcome(row, board))
+    out = []
+    for (setting, dataset, board), by_sampler in searches.items():
+        epochs = int(setting.split("-e")[1].split("-")[0])
+        for outcomes in by_sampler.values():
+            outcomes.sort(key=lambda o: o.seed)
+        out.append(Cell(setting, dataset, boards[board], dict(by_sampler),
+                        {k: sorted(v, key=lambda r: r["seed"])
+                         for k, v in refs.get((epochs, dataset), {}).items()}))
+    return out

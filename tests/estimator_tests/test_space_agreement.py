@@ -1,0 +1,71 @@
+"""The estimate from an architecture agrees with its converted model and with TFLite Micro.
+
+For a few architectures of every shipped space: the ``.tflite`` size predicted before
+conversion matches the converted file, and the host arena estimated from the architecture is
+within 2% of the minimum arena the tflite-micro interpreter works with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tinynas.estimator import estimate_graph
+from tinynas.measure import min_working_arena
+
+SPACES = ["ds_cnn", "cnn1d", "gru", "cnn"]
+PER_SPACE = 2
+#: Converting an unrolled GRU of a thousand operators takes half a minute; keep tests small.
+MAX_OPS = 150
+
+
+def _randomize(model: Any, rng: np.random.Generator) -> None:
+    # Zero biases (a fresh model) are dropped by the converter; trained models keep them.
+    for layer in model.layers:
+        values = [rng.uniform(0.5, 1.5, w.shape).astype(w.dtype)
+                  if "variance" in v.name or "gamma" in v.name
+                  else rng.normal(0, 0.3, w.shape).astype(w.dtype)
+                  for v, w in zip(layer.weights, layer.get_weights(), strict=True)]
+        if values:
+            layer.set_weights(values)
+
+
+def _architectures(space: Any, shape: tuple[int, ...]) -> list[Any]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7))
+    chosen = []
+    for _ in range(200):
+        arch = space.suggest(study.ask())
+        if len(space.graph(arch, shape, 5).operators) <= MAX_OPS:
+            chosen.append(arch)
+        if len(chosen) == PER_SPACE:
+            break
+    return chosen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SPACES)
+def test_estimate_from_architecture_matches_conversion_and_tflite_micro(name: str) -> None:
+    from tinynas.convert import to_int8_tflite
+    from tinynas.spaces import load_space
+
+    space = load_space(name)
+    shape = space.model_input_shape(space.default_input_shape())
+    rng = np.random.default_rng(0)
+    archs = _architectures(space, shape)
+    assert archs, f"no architecture of {name} with at most {MAX_OPS} operators"
+    for arch in archs:
+        graph = space.graph(arch, shape, 5)
+        estimate = estimate_graph(graph, target="host")
+        model = space.build(arch, shape, 5)
+        _randomize(model, rng)
+        tflite = to_int8_tflite(model, shape, rng.normal(size=(16, *shape)).astype(np.float32))
+        assert abs(estimate.model_bytes - len(tflite)) <= 0.02 * len(tflite), space.describe(arch)
+        measured = min_working_arena(tflite)
+        assert abs(estimate.arena_bytes - measured) <= 0.02 * measured, (space.describe(arch),
+                                                                        estimate.arena_bytes,
+                                                                        measured)
