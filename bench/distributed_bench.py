@@ -135,7 +135,10 @@ def crash_run(server: PostgresServer, work: Path, workers: int, trials: int,
             for trial in training:
                 pid = int(trial.user_attrs.get("worker", ":0").rsplit(":", 1)[1])
                 if pid in pids:
-                    os.kill(pid, signal.SIGKILL)
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:  # it finished in the meantime
+                        continue
                     killed.append({"trial": trial.number, "pid": pid, "at": time.time()})
                     break
 

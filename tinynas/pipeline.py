@@ -253,6 +253,17 @@ def _signature(arch: dict[str, Any], compression: dict[str, Any]) -> str:
     return json.dumps({"arch": arch, "compression": compression}, sort_keys=True)
 
 
+def _trial_report(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Attach the per-trial report and plots; a drawing failure must not cost the trained
+    model, so it is logged and the trial stands."""
+    from tinynas.report import trial_artifacts
+
+    try:
+        trial_artifacts(study, trial)
+    except Exception as exc:  # matplotlib and file-system errors of many kinds
+        studies.log().warning("trial %d: report not attached: %s", trial.number, exc)
+
+
 class Objective:
     """One trial: sample, estimate, refuse or train, convert, evaluate, measure, store."""
 
@@ -324,6 +335,7 @@ class Objective:
         trial.set_user_attr("reused_from", twin.number)
         data = studies.download_bytes(self.ctx.study, twin, "model.tflite")
         studies.upload_bytes(self.ctx.study, trial, "model.tflite", data)
+        _trial_report(self.ctx.study, trial)
         return self._values(attrs, accuracy=float(twin.user_attrs["accuracy_int8"]))
 
     def _teacher(self) -> Any:
@@ -360,7 +372,6 @@ class Objective:
 
         from tinynas.estimator import estimate_tflite
         from tinynas.measure import recorded_arena
-        from tinynas.report import trial_artifacts
         from tinynas.train import train_candidate
 
         ctx = self.ctx
@@ -411,7 +422,7 @@ class Objective:
             path = Path(tmp) / "float_model.h5"
             result.float_model.save(str(path), save_format="h5")
             studies.upload_bytes(ctx.study, trial, "float_model.h5", path.read_bytes())
-        trial_artifacts(ctx.study, trial)
+        _trial_report(ctx.study, trial)
         return self._values(attrs, accuracy=float(result.accuracy_int8))
 
 

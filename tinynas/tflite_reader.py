@@ -77,17 +77,25 @@ def _read(data: bytes, path: str) -> Graph:
             outputs=tuple(int(x) for x in op.OutputsAsNumpy()) if op.OutputsLength() else (),
             options=_options(op)))
     for number, op in enumerate(operators):
+        if not op.outputs:
+            raise ModelFileError(f"{path}: operator {number} ({op.opcode}) has no outputs")
         for t in op.inputs + op.outputs:
-            if t >= len(tensors) or t < -1:
+            if t >= len(tensors) or t < -1 or (t == -1 and t in op.outputs):
                 raise ModelFileError(f"{path}: operator {number} ({op.opcode}) refers to tensor "
                                      f"{t}, but the model has {len(tensors)}")
+    inputs = tuple(int(x) for x in subgraph.InputsAsNumpy()) if subgraph.InputsLength() else ()
+    outputs = tuple(int(x) for x in subgraph.OutputsAsNumpy()) if subgraph.OutputsLength() else ()
+    for kind, group in (("input", inputs), ("output", outputs)):
+        for t in group:
+            if not 0 <= t < len(tensors):
+                raise ModelFileError(f"{path}: graph {kind} refers to tensor {t}, but the model "
+                                     f"has {len(tensors)}")
     description = model.Description()
     return Graph(
         tensors=tuple(tensors),
         operators=tuple(operators),
-        inputs=tuple(int(x) for x in subgraph.InputsAsNumpy()) if subgraph.InputsLength() else (),
-        outputs=tuple(int(x) for x in subgraph.OutputsAsNumpy())
-        if subgraph.OutputsLength() else (),
+        inputs=inputs,
+        outputs=outputs,
         description=description.decode("utf-8", "replace") if description else "",
     )
 
@@ -155,7 +163,9 @@ def _options(op: Any) -> dict[str, Any]:
     table = op.BuiltinOptions()
     if not type_value or table is None:
         return {}
-    type_name = enum_names("BuiltinOptions")[type_value]
+    type_name = enum_names("BuiltinOptions").get(type_value)
+    if type_name is None:
+        raise ValueError(f"unknown builtin options type {type_value}")
     obj = getattr(schema(), f"{type_name}T").InitFromBuf(table.Bytes, table.Pos)
     options: dict[str, Any] = {}
     for field in options_fields(type_name):

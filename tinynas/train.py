@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinynas.convert import CALIBRATION_SAMPLES
 from tinynas.errors import TrainingError
 from tinynas.spaces._base import Arch, Compression, SearchSpace, TrainingConfig
 
@@ -218,8 +219,9 @@ class _Run:
         self.history: dict[str, list[Any]] = {"loss": [], "accuracy": [], "val_loss": [],
                                               "val_accuracy": [], "step": []}
         self.stages: list[dict[str, Any]] = []
-        pick = self.rng.permutation(len(data.x_train))
+        pick = self.rng.permutation(len(data.x_train))[:CALIBRATION_SAMPLES]
         self.representative = self._shaped(data.x_train[pick])
+        self._train_targets: np.ndarray | None = None
 
     def _shaped(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x, dtype=np.float32).reshape((-1, *self.input_shape))
@@ -245,7 +247,9 @@ class _Run:
         from tinynas.keras_env import tensorflow
 
         tf = tensorflow()
-        fixed = None if self.augment else self._targets(self.data.x_train, self.data.y_train)
+        if not self.augment and self._train_targets is None:
+            self._train_targets = self._targets(self.data.x_train, self.data.y_train)
+        fixed = None if self.augment else self._train_targets
         size = self.training.batch_size
 
         def batches() -> Any:

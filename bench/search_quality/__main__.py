@@ -59,7 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if args.command == "run":
+        import dataclasses
+
         from bench.search_quality.run import run_grid
+        from tinynas.pipeline import SearchConfig
+
+        if args.fidelity and "fidelity" not in {f.name for f in dataclasses.fields(SearchConfig)}:
+            print("--fidelity: this version of the search pipeline has no fidelity schedule",
+                  file=sys.stderr)
+            return 2
 
         settings = Settings(trials=args.trials, epochs=args.epochs, fidelity=args.fidelity)
         grid = jobs(_names(args.datasets), _names(args.boards),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 #: The space each dataset is searched in: depthwise-separable CNNs for images and keyword
@@ -71,7 +71,8 @@ class SearchJob:
         """JSON-ready description."""
         return {"kind": self.kind, "dataset": self.dataset, "board": self.board,
                 "seed": self.seed, "sampler": self.sampler, "space": self.space,
-                **asdict(self.settings)}
+                "setting": self.settings.tag(), "trial_budget": self.settings.trials,
+                "epochs": self.settings.epochs, "fidelity": self.settings.fidelity}
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,14 @@ def _trial_row(trial: optuna.trial.FrozenTrial, clock: TrialClock) -> dict[str, 
     row: dict[str, Any] = {"number": trial.number, "state": trial.state.name,
                            "feasible": is_feasible(trial), "wall_s": wall, "cpu_s": cpu}
     row.update({k: trial.user_attrs[k] for k in TRIAL_ATTRS if k in trial.user_attrs})
+    stages = trial.user_attrs.get("stages") or []
+    if stages and "arena_bytes" in stages[-1]:
+        # The estimate of the converted model, as for the references: the trial's own
+        # estimated_* figures come from the graph predicted before training.
+        last = stages[-1]
+        row.update(tflite_ram_bytes=int(last["arena_bytes"]),
+                   tflite_flash_bytes=int(last["flash_bytes"]),
+                   tflite_latency_ms=float(last["latency_ms"] or 0.0))
     return row
 
 

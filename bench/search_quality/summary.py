@@ -12,14 +12,21 @@ from tinynas.boards import Board, load_board
 from tinynas.hypervolume import Point, Verdict, beats_reference, front_hypervolume, pareto_front
 
 
-def trial_points(trials: Iterable[dict[str, Any]]) -> list[Point]:
-    """The feasible trained trials of a search as points (reused trials included: they are
-    models the search holds)."""
-    return [Point(accuracy=float(t["accuracy_int8"]), ram_bytes=int(t["estimated_ram_bytes"]),
-                  flash_bytes=int(t["estimated_flash_bytes"]),
-                  latency_ms=float(t["estimated_latency_ms"]), label=f"trial {t['number']}")
-            for t in trials
-            if t.get("state") == "COMPLETE" and t.get("feasible") and "accuracy_int8" in t]
+def trial_point(t: dict[str, Any]) -> Point:
+    """A trained trial as a point, with the estimate of its converted model where recorded
+    (what the references are measured with), else the search's estimate before training."""
+    source = "tflite" if "tflite_ram_bytes" in t else "estimated"
+    return Point(accuracy=float(t["accuracy_int8"]), ram_bytes=int(t[f"{source}_ram_bytes"]),
+                 flash_bytes=int(t[f"{source}_flash_bytes"]),
+                 latency_ms=float(t[f"{source}_latency_ms"]), label=f"trial {t['number']}")
+
+
+def trial_points(trials: Iterable[dict[str, Any]], board: Board) -> list[Point]:
+    """The trained trials of a search that fit ``board``, as points (reused trials included:
+    they are models the search holds)."""
+    points = [trial_point(t) for t in trials
+              if t.get("state") == "COMPLETE" and t.get("feasible") and "accuracy_int8" in t]
+    return [p for p in points if p.fits(board)]
 
 
 def reference_point(row: dict[str, Any], board: str) -> Point:
@@ -53,7 +60,7 @@ class SearchOutcome:
 def search_outcome(row: dict[str, Any], board: Board) -> SearchOutcome:
     """Hypervolumes, front and counts of one search result row."""
     trials = row["trials"]
-    points = trial_points(trials)
+    points = trial_points(trials, board)
     complete = [t for t in trials if t.get("state") == "COMPLETE"]
     return SearchOutcome(
         seed=int(row["seed"]), sampler=row["sampler"],
@@ -76,7 +83,7 @@ def hypervolume_curve(trials: list[dict[str, Any]], board: Board) -> list[tuple[
     for t in sorted(trials, key=lambda t: t["number"]):
         cpu += float(t.get("cpu_s") or 0.0)
         seen.append(t)
-        curve.append((cpu, front_hypervolume(trial_points(seen), board)))
+        curve.append((cpu, front_hypervolume(trial_points(seen, board), board)))
     return curve
 
 
@@ -116,15 +123,14 @@ def cells(results: dict[str, dict[str, Any]]) -> list[Cell]:
     refs: dict[tuple[int, str], dict[str, list[dict[str, Any]]]] = defaultdict(
         lambda: defaultdict(list))
     boards: dict[str, Board] = {}
-    for row in results.values():
+    for key, row in results.items():
         if "error" in row:
             continue
         if row["kind"] == "reference":
-            refs[(row["epochs"], row["dataset"])][row["reference"]].append(row)
+            refs[(int(key.split("/")[1][1:]), row["dataset"])][row["reference"]].append(row)
             continue
         board = boards.setdefault(row["board"], load_board(row["board"]))
-        setting = f"t{row['trials']}-e{row['epochs']}" + (
-            f"-{row['fidelity']}" if row.get("fidelity") else "")
+        setting = key.split("/")[1]
         searches[(setting, row["dataset"], row["board"])][row["sampler"]].append(
             search_outcome(row, board))
     out = []

@@ -263,3 +263,24 @@ def sequence_chain(seed: int) -> Graph:
     mean = n.act((1, units))
     n.op("MEAN", [expanded, n.int32((1,))], [mean], keep_dims=False)
     return n.graph([x], [mean])
+
+
+def digits_classifier(seed: int) -> Graph:
+    """A small classifier of 8x8 single-channel images into 10 classes (the digits dataset)."""
+    n = Net(seed)
+    x = n.act((1, 8, 8, 1), scale=0.02, zero_point=-5)
+    y = conv(n, x)
+    channels = n.shape(y)[-1]
+    mean = n.act((1, channels))
+    n.op("MEAN", [y, n.int32((1, 2))], [mean], keep_dims=False)
+    logits = fully_connected(n, mean, 10)
+    probs = n.act((1, 10), 1 / 256, -128)
+    n.op("SOFTMAX", [logits], [probs], beta=1.0)
+    return n.graph([x], [probs])
+
+
+def with_operator(graph: Graph, opcode: str) -> Graph:
+    """``graph`` with its first operator relabelled ``opcode`` (to provoke refusals)."""
+    first = graph.operators[0]
+    changed = Operator(opcode, first.inputs, first.outputs, {})
+    return Graph(graph.tensors, (changed, *graph.operators[1:]), graph.inputs, graph.outputs)

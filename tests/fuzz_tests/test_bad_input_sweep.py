@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ._cli import real_model_bytes, run_cli
+from ._cli import exportable_model_bytes, real_model_bytes, run_cli
 
 UNREACHABLE = "postgresql+psycopg://nobody@127.0.0.1:1/none"
 
@@ -181,7 +181,6 @@ MODEL_COMMANDS = {
     "analyze": lambda m, o: ["analyze", str(m), "--board", "nucleo_l432kc"],
     "analyze --measure": lambda m, o: ["analyze", str(m), "--measure"],
     "export": lambda m, o: ["export", "--tflite", str(m), "--out", str(o)],
-    "verify": lambda m, o: ["verify", str(m)],
     "bench": lambda m, o: ["bench", "--model", str(m), "--emulate", "cortex-m4", "--random",
                            "1"],
 }
@@ -197,10 +196,106 @@ def test_not_a_model(command: str, case: str, tmp_path_factory: pytest.TempPathF
         pytest.skip(f"no {name} command in this tree")
     models = _model_files(tmp_path_factory.mktemp("models"), real_model_bytes())
     path = models[case]
-    argv = MODEL_COMMANDS[command](path, workdir / "out")
-    if command == "verify" and case not in ("missing",):
-        pytest.skip("verify takes an exported folder; see test_verify_bad_folders")
-    refused(argv, workdir, str(path) if case != "directory" else "")
+    refused(MODEL_COMMANDS[command](path, workdir / "out"), workdir,
+            str(path) if case != "directory" else "")
+
+
+def test_a_model_that_cannot_be_exported(workdir: Path) -> None:
+    """Structurally valid, but its activations have no scale: refused before any file."""
+    path = workdir / "unscaled.tflite"
+    path.write_bytes(real_model_bytes())
+    refused(["export", str(path), "--out", str(workdir / "out")], workdir,
+            "quantization scale 0.0")
+
+
+# --- export destinations and exported folders -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder written by ``tinynas export``."""
+    root = tmp_path_factory.mktemp("exported")
+    (root / "m.tflite").write_bytes(exportable_model_bytes())
+    code, _, err = run_cli(["export", str(root / "m.tflite"), "--out", str(root / "bundle")])
+    assert code == 0, err
+    return root / "bundle"
+
+
+@pytest.mark.parametrize("out,expect", [
+    ("afile", "exists and is not a folder"),
+    ("afile/sub", "cannot create"),
+    ("foreign", "not empty"),
+    (".", "name the destination folder"),
+    ("..", "name the destination folder"),
+    ("foreign/..", "name the destination folder"),
+])
+def test_export_destinations(out: str, expect: str, workdir: Path) -> None:
+    model = workdir / "m.tflite"
+    model.write_bytes(exportable_model_bytes())
+    (workdir / "afile").write_text("mine\n")
+    (workdir / "foreign").mkdir()
+    (workdir / "foreign" / "notes.txt").write_text("mine\n")
+    refused(["export", str(model), "--out", out], workdir, expect)
+    assert (workdir / "foreign" / "notes.txt").read_text() == "mine\n"
+
+
+def test_export_over_an_earlier_one_does_not_follow_links_out(exported: Path,
+                                                              workdir: Path) -> None:
+    import shutil
+
+    bundle = workdir / "bundle"
+    shutil.copytree(exported, bundle)
+    outside = workdir / "outside.txt"
+    outside.write_text("mine\n")
+    (bundle / "model.tflite").unlink()
+    (bundle / "model.tflite").symlink_to(outside)
+    model = workdir / "m.tflite"
+    model.write_bytes(exportable_model_bytes())
+    code, _, err = run_cli(["export", str(model), "--out", str(bundle)])
+    assert code == 0, err
+    assert outside.read_text() == "mine\n"
+    assert not (bundle / "model.tflite").is_symlink()
+    assert sorted(p.name for p in workdir.iterdir()) == ["bundle", "m.tflite", "outside.txt"]
+
+
+@pytest.mark.parametrize("case", ["missing", "file", "empty", "foreign", "no manifest",
+                                  "bad manifest", "truncated model"])
+def test_verify_bad_folders(case: str, exported: Path, workdir: Path) -> None:
+    import shutil
+
+    folder = workdir / "bundle"
+    if case == "file":
+        folder.write_text("not a folder\n")
+    elif case == "empty":
+        folder.mkdir()
+    elif case == "foreign":
+        folder.mkdir()
+        (folder / "notes.txt").write_text("mine\n")
+    elif case != "missing":
+        shutil.copytree(exported, folder)
+        manifest = folder / "tinynas_export.json"
+        if case == "no manifest":
+            manifest.unlink()
+        elif case == "bad manifest":
+            manifest.write_text("{not json")
+        else:
+            model = folder / "model.tflite"
+            model.write_bytes(model.read_bytes()[:100])
+    refused(["verify", str(folder), "--inputs", "2"], workdir, "bundle")
+
+
+@pytest.mark.slow
+def test_verify_a_model_tensorflow_lite_refuses(exported: Path, workdir: Path) -> None:
+    """Export accepts the model, TensorFlow Lite's reference kernels do not: one line."""
+    import shutil
+
+    folder = workdir / "bundle"
+    shutil.copytree(exported, folder)
+    before = _files(workdir)
+    code, _, err = run_cli(["verify", str(folder), "--inputs", "2"])
+    assert code == 2 and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "TensorFlow Lite cannot run model.tflite" in err
+    assert {p for p in _files(workdir) - before if p.name != "tinynas_host"} == set()
 
 
 # --- paths that would escape their folder -----------------------------------------------------

@@ -43,8 +43,9 @@ def silence_weakest(model, small, rng: np.random.Generator) -> None:
                 layer, layers.DepthwiseConv2D):
             out = weights[0].shape[-1]
             keep = getattr(widths[layer.name], "filters", None) or widths[layer.name].units
+            drop = rng.choice(out, out - keep, replace=False)
             for w in weights:
-                w[..., rng.choice(out, out - keep, replace=False)] = 0
+                w[..., drop] = 0
         layer.set_weights(weights)
 
 

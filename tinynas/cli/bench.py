@@ -40,8 +40,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
                         help="seconds to wait for each answer (default 5)")
     parser.add_argument("--retries", type=int, default=3,
                         help="extra attempts after a lost or garbled answer (default 3)")
-    parser.add_argument("--opt", default="-O2", choices=("-O2", "-O3", "-Os"),
-                        help="compiler optimisation of the firmware")
+    parser.add_argument("--opt", default="O2", choices=("O2", "O3", "Os"),
+                        help="compiler optimisation of the firmware (default O2)")
     parser.add_argument("--out", type=Path, help="also write the JSON result to this file")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=_bench)
@@ -66,7 +66,7 @@ def _bench(args: argparse.Namespace) -> int:
     result = run_bench(args.model, port=args.port, emulate=args.emulate, board=board,
                        dataset=dataset, seed=seed or 0, limit=args.limit, random=args.random,
                        baud=args.baud, timeout=args.timeout, retries=args.retries,
-                       profile=profile, opt=args.opt, progress=_progress())
+                       profile=profile, opt=f"-{args.opt}", progress=_progress())
     if args.out:
         from tinynas.study import atomic_write
 
@@ -110,10 +110,11 @@ def format_result(r: BenchResult) -> str:
     if r.emulated:
         lines.append("             QEMU with -icount: counts are instructions, not cycles")
     if r.accuracy is not None:
+        lines.append(f"inputs       {r.inputs}")
         lines.append(f"accuracy     {r.accuracy:.4f} on the device, {r.host_accuracy:.4f} on the "
-                     f"host, over {r.samples} test samples")
+                     f"host")
     else:
-        lines.append(f"inputs       {r.samples} random inputs (no accuracy)")
+        lines.append(f"inputs       {r.inputs} (no accuracy)")
     lines.append(f"bit-exact    {r.samples - (r.mismatches or 0)}/{r.samples} outputs identical "
                  f"to the runtime built for the host")
     lines.append(f"per inference {r.cycles_per_inference:,.0f} {unit} "

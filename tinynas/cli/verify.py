@@ -27,5 +27,7 @@ def _verify(args: argparse.Namespace) -> int:
         m = result.first_mismatch
         sys.stderr.write(f"tinynas verify: input {m.index} ({m.source}) differs: expected "
                          f"{list(m.expected)[:16]}, got {list(m.got)[:16]}\n")
+        if result.first_difference:
+            sys.stderr.write(f"tinynas verify: first difference: {result.first_difference}\n")
         return 1
     return 0

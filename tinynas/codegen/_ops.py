@@ -44,6 +44,9 @@ def lowering(opcode: str) -> _Lowering | None:
 def _scale(t: Tensor) -> float:
     if not t.scale:
         raise ExportError(f"tensor {t.index} has no quantization scale")
+    if not 0.0 < t.scale[0] < float("inf"):  # NaN fails too; a scale of 0 divides by zero
+        raise ExportError(f"tensor {t.index} has quantization scale {t.scale[0]!r}; "
+                          "a quantized tensor needs a positive, finite scale")
     return t.scale[0]
 
 

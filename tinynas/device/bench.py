@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from tinynas.latency import CoreProfile
 
 MODEL_FILE = "model.tflite"
+#: Iterations of the firmware's two-instruction loop run to tell silicon from an emulator.
+SPIN_ITERATIONS = 1_000_000
 
 
 @dataclass
@@ -44,9 +46,11 @@ class BenchResult:
         model_sha256: Its hash, so calibration notices a file that changed since.
         device: The port or URL, or ``qemu:<core>``.
         core: Core the firmware runs on (from the device's CPUID).
-        emulated: Whether the counts come from QEMU.
+        emulated: Whether the counts come from an instruction-counting emulator (QEMU with
+            ``-icount``), found by timing a loop of known length, so also through ``--port``.
         count_unit: ``"instructions"`` (QEMU with ``-icount``) or ``"cycles"`` (silicon).
         samples: Inferences run.
+        inputs: Where the inputs came from.
         accuracy: On-device int8 accuracy on the test split (``None`` for random inputs).
         host_accuracy: The same inputs through the same generated runtime built for the host.
         mismatches: Samples whose device output differs from the host's in any byte.
@@ -65,6 +69,7 @@ class BenchResult:
         estimated_cycles: The estimator's cycles with the core's default profile.
         calibrated_cycles: The estimator's cycles with the given calibrated profile.
         board: Board name, if given.
+        instructions_per_tick: Emulated only: instructions per counter tick.
         resends: Requests that had to be sent again.
         resets: Device resets seen during the run.
         seconds: Wall time of the run.
@@ -77,6 +82,7 @@ class BenchResult:
     emulated: bool
     count_unit: str
     samples: int
+    inputs: str
     accuracy: float | None
     host_accuracy: float | None
     mismatches: int | None
@@ -95,6 +101,7 @@ class BenchResult:
     estimated_cycles: float | None = None
     calibrated_cycles: float | None = None
     board: str | None = None
+    instructions_per_tick: float | None = None
     resends: int = 0
     resets: int = 0
     seconds: float = 0.0
@@ -120,13 +127,12 @@ class Inputs:
 
 
 def read_model(model_dir: Path) -> tuple[bytes, Path]:
-    """The ``.tflite`` of an exported bundle (or a ``.tflite`` path itself).
+    """The ``.tflite`` of an exported bundle.
 
     Raises:
         ModelFileError: There is none.
     """
-    model_dir = Path(model_dir)
-    path = model_dir if model_dir.suffix == ".tflite" else model_dir / MODEL_FILE
+    path = Path(model_dir) / MODEL_FILE
     try:
         return path.read_bytes(), path.resolve()
     except OSError:
@@ -319,7 +325,7 @@ def run_bench(model_dir: Path, *, port: str | None = None, emulate: str | None =
         measured = _measure(client, tflite, graph, inputs, timeout, progress)
         device = port or f"qemu:{emulate}"
     return _result(measured, reference, firmware, tflite, model_path, graph, inputs, device,
-                   emulate is not None, board, profile, time.monotonic() - started)
+                   board, profile, time.monotonic() - started)
 
 
 @dataclass
@@ -327,7 +333,7 @@ class _Measured:
     outputs: np.ndarray
     ticks: np.ndarray
     core: str
-    clock_hz: int
+    instructions_per_tick: float | None
     stack_used: int
     resends: int
     resets: int
@@ -339,18 +345,36 @@ def _measure(client: DeviceClient, tflite: bytes, graph: Graph, inputs: Inputs,
     outputs, ticks = device_outputs(client, inputs.data, timeout, progress)
     stats = client.stats()
     info = client.info()
-    return _Measured(outputs, ticks, info.core, info.core_clock_hz, stats.stack_used,
-                     client.resends, client.resets)
+    return _Measured(outputs, ticks, info.core, emulated_instructions_per_tick(client),
+                     stats.stack_used, client.resends, client.resets)
+
+
+def emulated_instructions_per_tick(client: DeviceClient) -> float | None:
+    """Instructions per counter tick when the device is QEMU with ``-icount``; ``None`` on
+    silicon.
+
+    Tells them apart with the firmware's two-instruction loop: silicon needs at least a cycle
+    per instruction, QEMU's SysTick advances once per tens of instructions. This holds for a
+    QEMU reached through ``--port`` as well.
+    """
+    ticks = client.spin(SPIN_ITERATIONS)
+    if ticks >= SPIN_ITERATIONS:
+        return None
+    info = client.info()
+    expected = instructions_per_tick(info.core_clock_hz)
+    measured = 2 * SPIN_ITERATIONS / max(ticks, 1)
+    # The loop's own entry and exit blur the measured ratio slightly; the exact one is known.
+    return expected if abs(measured / expected - 1) < 0.01 else measured
 
 
 def _result(measured: _Measured, reference: np.ndarray, firmware: Firmware, tflite: bytes,
-            model_path: Path, graph: Graph, inputs: Inputs, device: str, emulated: bool,
-            board: Board | None, profile: CoreProfile | None, seconds: float) -> BenchResult:
+            model_path: Path, graph: Graph, inputs: Inputs, device: str, board: Board | None,
+            profile: CoreProfile | None, seconds: float) -> BenchResult:
     from tinynas.estimator import estimate_graph
     from tinynas.latency import default_profile, predict_cycles
 
-    scale = instructions_per_tick(measured.clock_hz) if emulated else 1.0
-    counts = measured.ticks.astype(np.float64) * scale
+    emulated = measured.instructions_per_tick is not None
+    counts = measured.ticks.astype(np.float64) * (measured.instructions_per_tick or 1.0)
     median = float(np.median(counts))
     accuracy = host_accuracy = None
     if inputs.labels is not None:
@@ -365,6 +389,7 @@ def _result(measured: _Measured, reference: np.ndarray, firmware: Firmware, tfli
         model=str(model_path), model_sha256=hashlib.sha256(tflite).hexdigest(), device=device,
         core=measured.core, emulated=emulated,
         count_unit="instructions" if emulated else "cycles", samples=len(counts),
+        inputs=inputs.source,
         accuracy=accuracy, host_accuracy=host_accuracy, mismatches=mismatches,
         cycles_per_inference=median, cycles_min=float(counts.min()),
         cycles_max=float(counts.max()), macs=macs,
@@ -376,5 +401,7 @@ def _result(measured: _Measured, reference: np.ndarray, firmware: Firmware, tfli
         stack_used=measured.stack_used, sections=firmware.sections, firmware_cpu=firmware.cpu,
         estimated_cycles=float(estimate.cycles),
         calibrated_cycles=float(calibrated) if calibrated is not None else None,
-        board=board.name if board else None, resends=measured.resends, resets=measured.resets,
+        board=board.name if board else None,
+        instructions_per_tick=measured.instructions_per_tick, resends=measured.resends,
+        resets=measured.resets,
         seconds=seconds)

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from tinynas.export._bundle import MANIFEST, export_bundle, read_manifest
 from tinynas.export._info import ExportInfo
-from tinynas.export._verify import Mismatch, VerifyResult, verify_bundle
+from tinynas.export._verify import (
+    Mismatch,
+    TensorCheck,
+    VerifyResult,
+    trace_tensors,
+    verify_bundle,
+)
 
-__all__ = ["MANIFEST", "ExportInfo", "Mismatch", "VerifyResult", "export_bundle", "read_manifest",
-           "verify_bundle"]
+__all__ = ["MANIFEST", "ExportInfo", "Mismatch", "TensorCheck", "VerifyResult", "export_bundle",
+           "read_manifest", "trace_tensors", "verify_bundle"]

@@ -35,6 +35,9 @@ def _inside(folder: Path, name: str) -> Path:
 
 
 def _check_destination(out_dir: Path) -> None:
+    if out_dir.name in ("", ".", ".."):  # the export is written beside its folder, then renamed
+        raise ExportError(f"--out {out_dir}: name the destination folder itself, "
+                          f"e.g. --out firmware/model")
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportError(f"--out {out_dir}: exists and is not a folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
@@ -75,8 +78,11 @@ def export_bundle(tflite: bytes, out_dir: Path, info: ExportInfo,
     graph = read_tflite(tflite, source)
     check_supported(graph)
     estimate = _estimate(graph)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
+    except OSError as exc:
+        raise ExportError(f"--out {out_dir}: cannot create it: {exc.strerror or exc}") from None
     try:
         runtime = generate(graph, staging)
         texts = {

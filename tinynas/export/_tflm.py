@@ -71,7 +71,7 @@ def _c_literal(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return f"{value:.9g}f"
+        return c_float(value)
     if isinstance(value, str):
         return _c_string(value)
     if isinstance(value, list) and value and all(

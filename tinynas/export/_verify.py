@@ -10,12 +10,16 @@ import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tinynas.errors import ExportError, MissingDependencyError, TinyNASError
 from tinynas.export._bundle import read_manifest
 from tinynas.export._info import ExportInfo
+
+if TYPE_CHECKING:
+    from tinynas.graph import Graph
 
 #: Seconds a build or a run of the host program may take.
 TIMEOUT = 300
@@ -48,6 +52,7 @@ class VerifyResult:
     from_test_split: int
     random: int
     first_mismatch: Mismatch | None = None
+    first_difference: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -61,7 +66,7 @@ class VerifyResult:
         return f"identical: {self.identical}/{self.total} outputs ({', '.join(parts)})"
 
 
-def build_host(folder: Path, sanitize: bool = False) -> Path:
+def build_host(folder: Path, sanitize: bool = False, trace: bool = False) -> Path:
     """``make host`` in an export folder (always rebuilt, so flags take effect).
 
     Raises:
@@ -70,7 +75,8 @@ def build_host(folder: Path, sanitize: bool = False) -> Path:
     """
     if shutil.which("make") is None:
         raise MissingDependencyError("`make` is not installed; it builds the host program")
-    cmd = ["make", "-B", "host"] + (["SANITIZE=1"] if sanitize else [])
+    cmd = (["make", "-B", "host"] + (["SANITIZE=1"] if sanitize else [])
+           + (["TRACE=1"] if trace else []))
     try:
         done = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -85,14 +91,23 @@ def build_host(folder: Path, sanitize: bool = False) -> Path:
     return folder / "tinynas_host"
 
 
-def run_host(program: Path, inputs: np.ndarray, output_size: int) -> np.ndarray:
+def run_host(program: Path, inputs: np.ndarray, output_size: int,
+             trace_file: Path | None = None) -> np.ndarray:
     """Feed int8 inputs (one row each) to a built host program; return its output rows.
+
+    Args:
+        program: The built ``tinynas_host``.
+        inputs: One input tensor per row.
+        output_size: Bytes of one output.
+        trace_file: Where a program built with ``TRACE=1`` records intermediate tensors.
 
     Raises:
         ExportError: The program failed or wrote the wrong number of bytes.
     """
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
                UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
+    if trace_file is not None:
+        env["TINYNAS_TRACE_FILE"] = str(trace_file)
     try:
         done = subprocess.run([str(program)], input=np.ascontiguousarray(inputs, np.int8).tobytes(),
                               capture_output=True, timeout=TIMEOUT, env=env)
@@ -110,8 +125,7 @@ def run_host(program: Path, inputs: np.ndarray, output_size: int) -> np.ndarray:
     return np.frombuffer(done.stdout, dtype=np.int8).reshape(len(inputs), output_size)
 
 
-def reference_outputs(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
-    """Outputs of TensorFlow Lite's reference kernels for int8 inputs (one row each)."""
+def _reference_interpreter(tflite: bytes, keep_tensors: bool = False) -> Any:
     from tinynas.keras_env import tensorflow
 
     tf = tensorflow()
@@ -119,8 +133,20 @@ def reference_outputs(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
         warnings.simplefilter("ignore")
         interpreter = tf.lite.Interpreter(
             model_content=bytes(tflite),
-            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
-    interpreter.allocate_tensors()
+            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
+            experimental_preserve_all_tensors=keep_tensors)
+        try:
+            interpreter.allocate_tensors()
+        except RuntimeError as exc:  # the interpreter's Prepare refuses the model's parameters
+            reason = " ".join(str(exc).split())
+            raise ExportError(f"TensorFlow Lite cannot run model.tflite to compare with: "
+                              f"{reason}") from None
+    return interpreter
+
+
+def reference_outputs(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
+    """Outputs of TensorFlow Lite's reference kernels for int8 inputs (one row each)."""
+    interpreter = _reference_interpreter(tflite)
     inp = interpreter.get_input_details()[0]
     out = interpreter.get_output_details()[0]
     rows = np.empty((len(inputs), int(np.prod(out["shape"]))), dtype=np.int8)
@@ -129,6 +155,77 @@ def reference_outputs(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
         interpreter.invoke()
         rows[i] = interpreter.get_tensor(out["index"]).reshape(-1)
     return rows
+
+
+@dataclass(frozen=True)
+class TensorCheck:
+    """One intermediate tensor of the generated runtime compared with TensorFlow Lite's.
+
+    Attributes:
+        call: The kernel call that finished the tensor (its number in ``tinynas_model.c``).
+        tensor: The tensor's index in the model.
+        differing: For how many of the compared inputs its bytes differed.
+    """
+
+    call: int
+    tensor: int
+    differing: int
+
+
+def _read_trace(path: Path) -> list[list[tuple[int, int, bytes]]]:
+    """Trace records grouped per inference (a new inference starts at call 0... or wraps)."""
+    raw = path.read_bytes()
+    runs: list[list[tuple[int, int, bytes]]] = []
+    pos, last_call = 0, None
+    while pos + 12 <= len(raw):
+        call, tensor, size = np.frombuffer(raw, dtype="<i4", count=3, offset=pos)
+        pos += 12
+        if last_call is None or call <= last_call:
+            runs.append([])
+        runs[-1].append((int(call), int(tensor), raw[pos:pos + int(size)]))
+        pos += int(size)
+        last_call = call
+    return runs
+
+
+def trace_tensors(folder: Path, inputs: np.ndarray, sanitize: bool = False
+                  ) -> list[TensorCheck]:
+    """Compare every intermediate tensor of an export's runtime with TensorFlow Lite's.
+
+    Builds the host program with ``TRACE=1`` and runs TensorFlow Lite keeping all tensors.
+
+    Args:
+        folder: An export folder.
+        inputs: int8 inputs, one per row.
+        sanitize: Build with the sanitizers too.
+
+    Returns:
+        Every int8 tensor a kernel call finished, in execution order.
+    """
+    tflite = (Path(folder) / "model.tflite").read_bytes()
+    program = build_host(Path(folder), sanitize=sanitize, trace=True)
+    trace = Path(folder) / "trace.bin"
+    try:
+        from tinynas.tflite_reader import read_tflite
+
+        graph = read_tflite(tflite)
+        run_host(program, inputs, graph.tensor(graph.outputs[0]).elements, trace_file=trace)
+        runs = _read_trace(trace)
+    finally:
+        trace.unlink(missing_ok=True)
+    interpreter = _reference_interpreter(tflite, keep_tensors=True)
+    inp = interpreter.get_input_details()[0]
+    counts: dict[tuple[int, int], int] = {}
+    for row, records in zip(inputs, runs, strict=True):
+        interpreter.set_tensor(inp["index"], row.reshape(inp["shape"]).astype(np.int8))
+        interpreter.invoke()
+        for call, tensor, data in records:
+            expected = interpreter.get_tensor(tensor)
+            if expected.dtype != np.int8:
+                continue
+            same = expected.tobytes() == data
+            counts[(call, tensor)] = counts.get((call, tensor), 0) + (not same)
+    return [TensorCheck(call, tensor, n) for (call, tensor), n in sorted(counts.items())]
 
 
 def _test_split(info: ExportInfo, count: int, size: int, scale: float,
@@ -187,10 +284,25 @@ def verify_bundle(folder: Path, inputs: int = 200, sanitize: bool = False,
     expected = reference_outputs(tflite, data)
     got = run_host(program, data, y.elements)
     same = np.all(expected == got, axis=1)
-    mismatch = None
+    mismatch, where = None, None
     if not same.all():
         k = int(np.argmin(same))
         mismatch = Mismatch(index=k, source="test split" if k < len(real) else "random",
                             expected=expected[k].tobytes(), got=got[k].tobytes())
+        where = _first_difference(folder, graph, data[~same][:8])
     return VerifyResult(identical=int(same.sum()), total=len(data), from_test_split=len(real),
-                        random=len(noise), first_mismatch=mismatch)
+                        random=len(noise), first_mismatch=mismatch, first_difference=where)
+
+
+def _first_difference(folder: Path, graph: Graph, inputs: np.ndarray) -> str | None:
+    """Name the first kernel call whose output differs, for the mismatching inputs."""
+    from tinynas.codegen import lower
+
+    diffs = [c for c in trace_tensors(folder, inputs) if c.differing]
+    if not diffs:
+        return None
+    program, _ = lower(graph)
+    first = diffs[0]
+    opcode = program.steps[first.call].opcode if first.call < len(program.steps) else "?"
+    return (f"kernel call {first.call} ({opcode}) writes tensor {first.tensor} differently for "
+            f"{first.differing} of {len(inputs)} mismatching inputs")

@@ -38,7 +38,7 @@ def stages_table(stages: Sequence[dict[str, Any]], caption: str = "") -> Table:
     """The before/after table: one row per step of the compression pipeline."""
     rows = [(str(s.get("name", "?")), fmt.acc(s.get("accuracy")), fmt.kb(s.get("tflite_bytes")),
              fmt.kb(s.get("compressed_bytes")),
-             f"{float(s['sparsity']) * 100:.0f} %" if s.get("sparsity") is not None else "-",
+             fmt.share(float(s["sparsity"])) if s.get("sparsity") is not None else "-",
              str(s["epochs"]) if s.get("epochs") is not None else "-",
              fmt.kb(s.get("arena_bytes")), fmt.kb(s.get("flash_bytes")),
              fmt.ms(s.get("latency_ms")),

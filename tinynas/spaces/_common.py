@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tinynas.errors import SearchSpaceError
 from tinynas.tomlfile import Section
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
 
     from tinynas.spaces._base import Compression
     from tinynas.spaces._graph import GraphBuilder
+
+A = TypeVar("A")
 
 #: Largest width (filters, units) any space may declare; far above what fits a microcontroller.
 MAX_WIDTH = 1024
@@ -85,6 +88,16 @@ def pruned_width(width: int, compression: Compression) -> int:
     if compression.pruning != "channel" or width == 0:
         return width
     return max(1, round(width * (1.0 - compression.sparsity)))
+
+
+def narrowed(arch: A, compression: Compression, width_fields: tuple[str, ...]) -> A:
+    """``arch`` with each width field (an int or a tuple of ints) channel-pruned."""
+    changes: dict[str, Any] = {}
+    for name in width_fields:
+        value = getattr(arch, name)
+        changes[name] = (tuple(pruned_width(v, compression) for v in value)
+                         if isinstance(value, tuple) else pruned_width(value, compression))
+    return dataclasses.replace(arch, **changes)
 
 
 def describe_head(dense_units: int, dropout: float) -> str:

@@ -7,7 +7,6 @@ Three families share this: ``ds_cnn`` (depthwise-separable blocks on images or a
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,8 +18,8 @@ from tinynas.spaces._common import (
     describe_head,
     graph_head,
     int_range,
+    narrowed,
     parse_head,
-    pruned_width,
     sequence_shape,
     stepped_range,
     suggest_head,
@@ -205,12 +204,7 @@ class ConvStackSpace(SearchSpace):
     def effective_arch(self, arch: Arch, compression: Compression) -> ConvArch:
         """The architecture after channel pruning keeps ``1 - sparsity`` of every hidden width."""
         assert isinstance(arch, ConvArch)
-        return dataclasses.replace(
-            arch,
-            first_filters=pruned_width(arch.first_filters, compression),
-            filters=tuple(pruned_width(f, compression) for f in arch.filters),
-            dense_units=pruned_width(arch.dense_units, compression),
-        )
+        return narrowed(arch, compression, ("first_filters", "filters", "dense_units"))
 
     # -- shapes ------------------------------------------------------------------------------
     def model_input_shape(self, data_shape: tuple[int, ...]) -> tuple[int, ...]:

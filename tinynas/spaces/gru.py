@@ -7,7 +7,6 @@ the graph grow with the sequence length, which the estimator sees through :meth:
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,8 +18,8 @@ from tinynas.spaces._common import (
     describe_head,
     graph_head,
     int_range,
+    narrowed,
     parse_head,
-    pruned_width,
     sequence_shape,
     stepped_range,
     suggest_head,
@@ -145,12 +144,7 @@ class GRUSpace(SearchSpace):
     def effective_arch(self, arch: Arch, compression: Compression) -> GRUArch:
         """Channel pruning keeps ``1 - sparsity`` of the front end's filters and of the units."""
         assert isinstance(arch, GRUArch)
-        return dataclasses.replace(
-            arch,
-            conv_filters=pruned_width(arch.conv_filters, compression),
-            units=tuple(pruned_width(u, compression) for u in arch.units),
-            dense_units=pruned_width(arch.dense_units, compression),
-        )
+        return narrowed(arch, compression, ("conv_filters", "units", "dense_units"))
 
     def model_input_shape(self, data_shape: tuple[int, ...]) -> tuple[int, ...]:
         """``(T, C)`` for a time series; ``(frames, coefficients)`` for audio features.

@@ -29,9 +29,9 @@ static inline int32_t tn_rdbpot(int32_t x, int exponent)
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-/* x * multiplier * 2^shift with the double rounding of TensorFlow Lite's reference kernels
- * (gemmlowp). The left shift wraps like the reference's int32 multiplication would, without
- * undefined behaviour. */
+/* x * multiplier * 2^shift rounded twice (high product, then shift), as TensorFlow Lite's
+ * reference kernels do (gemmlowp). The left shift wraps like the reference's int32
+ * multiplication would, without undefined behaviour. */
 static inline int32_t tn_mbqm(int32_t x, int32_t multiplier, int shift)
 {
     const int left = shift > 0 ? shift : 0;
@@ -52,8 +52,8 @@ static inline int32_t tn_mbqm_single(int32_t x, int32_t multiplier, int shift)
 {
     const int total_shift = 31 - shift;
     const int64_t round = (int64_t)1 << (total_shift - 1);
-    int64_t result = ((int64_t)x * multiplier + round) >> total_shift;
     /* Arithmetic right shift of a negative value, as every target compiler does it. */
+    int64_t result = ((int64_t)x * multiplier + round) >> total_shift;
     if (result > INT32_MAX) {
         result = INT32_MAX;
     } else if (result < INT32_MIN) {

@@ -1,0 +1,86 @@
+"""Models of every search space, converted by the project's own pipeline with every compression
+path (post-training quantization, quantization-aware training, clustering, channel pruning,
+unstructured and 2:4 sparsity), exported, and run by the generated C runtime with identical
+outputs to TensorFlow Lite's reference kernels.
+
+Weights are random rather than trained: what decides exactness is the graph and its
+quantization, which each path produces as training would (training only moves the values)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinynas.export import ExportInfo, export_bundle
+from tinynas.export._verify import build_host, reference_outputs, run_host
+from tinynas.spaces import Compression, load_space, space_names
+
+pytestmark = pytest.mark.slow
+
+SAMPLE_SHAPES = {"ds_cnn": (12, 10, 1), "cnn": (10, 10, 1), "cnn1d": (24, 3), "gru": (8, 3)}
+#: Sparsity pattern applied to the weights of each space's third model.
+SPARSITY = {"ds_cnn": "unstructured", "cnn": "2:4", "cnn1d": "2:4", "gru": "unstructured"}
+
+
+def _sparsify(model, pattern: str) -> None:  # type: ignore[no-untyped-def]
+    """Zero half of every kernel: the smallest magnitudes, or 2 of every 4 input weights."""
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if not weights or weights[0].ndim < 2:
+            continue
+        kernel = weights[0]
+        if pattern == "2:4" and kernel.shape[-2] % 4 == 0:
+            groups = np.moveaxis(kernel, -2, -1).reshape(-1, 4)
+            order = np.argsort(np.abs(groups), axis=1)
+            np.put_along_axis(groups, order[:, :2], 0.0, axis=1)
+            kernel = np.moveaxis(groups.reshape(np.moveaxis(kernel, -2, -1).shape), -1, -2)
+        else:
+            kernel = np.where(np.abs(kernel) < np.median(np.abs(kernel)), 0.0, kernel)
+        layer.set_weights([kernel.astype(np.float32), *weights[1:]])
+
+
+def _models(space_name: str) -> dict[str, bytes]:
+    """int8 models of one space: PTQ, clustered + channel-pruned + QAT, and sparse PTQ."""
+    from tinynas.compress import cluster, quantize_aware, strip_clustering
+    from tinynas.convert import to_int8_tflite
+    from tinynas.keras_env import seed_everything
+
+    seed_everything(3)
+    space = load_space(space_name)
+    shape = space.model_input_shape(SAMPLE_SHAPES[space_name])
+    samples = np.random.default_rng(0).normal(size=(64, *shape)).astype(np.float32)
+    arch = space.smallest()
+    models = {"ptq": to_int8_tflite(space.build(arch, shape, 5), shape, samples)}
+
+    narrow = space.effective_arch(arch, Compression("qat", "channel", 0.5))
+    clustered = strip_clustering(cluster(space.build(narrow, shape, 5), 8,
+                                         preserve_sparsity=False))
+    models["qat+clusters+channel"] = to_int8_tflite(quantize_aware(clustered, "clusters"), shape,
+                                                    samples)
+    sparse = space.build(arch, shape, 5)
+    _sparsify(sparse, SPARSITY[space_name])
+    models[f"ptq+{SPARSITY[space_name]}"] = to_int8_tflite(sparse, shape, samples)
+    return models
+
+
+@pytest.mark.parametrize("space_name", space_names())
+def test_every_compression_path_runs_identically(space_name: str, tmp_path: Path) -> None:
+    from tinynas.convert import quantize_input
+    from tinynas.tflite_reader import read_tflite
+
+    for label, tflite in _models(space_name).items():
+        out = tmp_path / label.replace("+", "_").replace(":", "")
+        export_bundle(tflite, out, ExportInfo(arch={"space": space_name}))
+        graph = read_tflite(tflite)
+        x, y = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
+        rng = np.random.default_rng(1)
+        inputs = np.concatenate([
+            quantize_input(rng.normal(size=(100, x.elements)), x.scale[0], x.zero_point[0]),
+            rng.integers(-128, 128, size=(100, x.elements), dtype=np.int8)])
+        program = build_host(out, sanitize=label == "ptq")
+        got = run_host(program, inputs, y.elements)
+        expected = reference_outputs(tflite, inputs)
+        identical = int(np.all(got == expected, axis=1).sum())
+        assert identical == len(inputs), f"{space_name} {label}: {identical}/{len(inputs)}"

@@ -1,0 +1,69 @@
+"""The benchmark report pairs each reference with the tinynas front of the same seed and board,
+and computes hypervolumes from the models that fit."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tinynas.boards import load_board
+from tinynas.hypervolume import Point, front_hypervolume
+
+# The benchmark lives beside the package, not in it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.search_quality.summary import cells  # noqa: E402
+
+BOARD = "nucleo_l432kc"
+
+
+def _trial(number, accuracy, ram, feasible=True, **extra):
+    return {"number": number, "state": "COMPLETE", "feasible": feasible, "trained": True,
+            "accuracy_int8": accuracy, "estimated_ram_bytes": ram,
+            "estimated_flash_bytes": 100_000, "estimated_latency_ms": 10.0, "cpu_s": 10.0,
+            **extra}
+
+
+def _search(sampler, seed, trials):
+    return {"kind": "search", "dataset": "digits", "board": BOARD, "seed": seed,
+            "sampler": sampler, "trials": trials, "wall_s": 100.0, "cpu_s": 40.0}
+
+
+def _reference(seed, accuracy, ram):
+    return {"kind": "reference", "dataset": "digits", "reference": "keras_mnist_cnn",
+            "seed": seed, "epochs": 5, "accuracy_int8": accuracy,
+            "boards": {BOARD: {"ram_bytes": ram, "flash_bytes": 90_000, "latency_ms": 20.0,
+                               "fits": True}}}
+
+
+def test_references_meet_the_front_of_their_own_seed():
+    results = {
+        "search/t4-e5/digits/nucleo_l432kc/nsga2/s0": _search("nsga2", 0, [
+            _trial(0, 0.95, 2000), _trial(1, 0.99, 60_000, feasible=False)]),
+        "search/t4-e5/digits/nucleo_l432kc/nsga2/s1": _search("nsga2", 1, [
+            _trial(0, 0.80, 2000)]),
+        "reference/e5/digits/keras_mnist_cnn/s0": _reference(0, 0.94, 4000),
+        "reference/e5/digits/keras_mnist_cnn/s1": _reference(1, 0.94, 4000),
+        "reference/e9/digits/keras_mnist_cnn/s0": _reference(0, 0.10, 9999),
+    }
+    (cell,) = cells(results)
+    assert (cell.setting, cell.dataset, cell.board.name) == ("t4-e5", "digits", BOARD)
+    verdicts = cell.verdicts()["keras_mnist_cnn"]
+    assert [(seed, v.met) for seed, v, _ in verdicts] == [(0, True), (1, False)]
+    assert verdicts[0][1].how == "half the RAM"
+
+
+def test_hypervolume_uses_the_converted_models_figures_and_only_what_fits():
+    board = load_board(BOARD)
+    over = _trial(2, 0.99, 1000, tflite_ram_bytes=board.ram_limit + 1,
+                  tflite_flash_bytes=1000, tflite_latency_ms=1.0)
+    results = {"search/t3-e5/digits/nucleo_l432kc/random/s0": _search("random", 0, [
+        _trial(0, 0.9, 4000), _trial(1, 0.5, 100, feasible=False), over])}
+    (cell,) = cells(results)
+    (outcome,) = cell.searches["random"]
+    expected = front_hypervolume([Point(0.9, 4000, 100_000, 10.0)], board)
+    assert outcome.hypervolume == pytest.approx(expected)
+    assert (outcome.trials, outcome.trained, outcome.over_limits) == (3, 3, 1)
+    assert outcome.curve[-1] == (pytest.approx(30.0), pytest.approx(expected))
