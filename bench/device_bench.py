@@ -128,10 +128,11 @@ def what_if(measurements: list[Any]) -> dict[str, Any]:
         return constants
 
     everything = np.ones(len(y), dtype=bool)
-    in_sample = x @ fit(everything) / y - 1
+    constants = fit(everything)
+    in_sample = x @ constants / y - 1
     held_out = [x[i] @ fit(everything & (np.arange(len(y)) != i)) / y[i] - 1
                 for i in range(len(y))]
-    return {"columns": keys + ["constant"],
+    return {"constants": dict(zip(keys + ["constant"], constants.tolist(), strict=True)),
             "worst_in_sample": float(np.max(np.abs(in_sample))),
             "worst_held_out": float(np.max(np.abs(held_out)))}
 

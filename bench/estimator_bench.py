@@ -42,6 +42,7 @@ from tinynas.measure import min_working_arena, recorded_arena  # noqa: E402
 from tinynas.tflite_reader import read_tflite  # noqa: E402
 
 SPACES = ("ds_cnn", "cnn1d", "gru", "cnn")
+OUTLIERS = ROOT / "bench/results/estimator_outliers"
 CLASSES = 10
 
 
@@ -112,6 +113,7 @@ def space_rows(name: str, count: int, seed: int) -> list[dict[str, Any]]:
         rows.append(_row(name, space.describe(arch), len(graph.operators), est.model_bytes,
                          len(tflite), est.arena_bytes, from_file, recorded, minimum, seconds,
                          reference_seconds))
+        _keep_outlier(rows[-1], tflite, f"{name}_{k}")
         _progress(rows[-1], k, count)
     return rows
 
@@ -129,6 +131,15 @@ def _row(source: str, model: str, ops: int, predicted_bytes: int | None, tflite_
             "arena_error": err(arena_graph, minimum),
             "arena_error_from_file": err(arena_file, minimum),
             "estimate_seconds": estimate_seconds, "convert_and_measure_seconds": reference_seconds}
+
+
+def _keep_outlier(row: dict[str, Any], tflite: bytes, stem: str) -> None:
+    """Keep the model of any estimate more than 1% off, for a post-mortem."""
+    errors = [row[k] for k in ("bytes_error", "arena_error", "arena_error_from_file")]
+    if any(e is not None and abs(e) > 0.01 for e in errors):
+        OUTLIERS.mkdir(parents=True, exist_ok=True)
+        (OUTLIERS / f"{stem}.tflite").write_bytes(tflite)
+        row["kept_as"] = str((OUTLIERS / f"{stem}.tflite").relative_to(ROOT))
 
 
 def _progress(row: dict[str, Any], k: int, count: int) -> None:
@@ -206,6 +217,7 @@ def reference_rows(seed: int) -> list[dict[str, Any]]:
         reference_seconds = time.perf_counter() - start
         rows.append(_row("reference", name, len(graph.operators), None, len(tflite), None,
                          est.arena_bytes, recorded, minimum, None, reference_seconds))
+        _keep_outlier(rows[-1], tflite, f"reference_{name}")
         _progress(rows[-1], k, len(models))
     return rows
 

@@ -48,9 +48,6 @@ class RuntimeLayout:
         scratch_request_bytes: ``ScratchBufferRequest``: a size_t and 2 ints.
         scratch_handle_bytes: ``ScratchBufferHandle``: one pointer.
         allocation_info_bytes: ``AllocationInfo``: a size_t, a pointer, 3 ints and a bool.
-        scratch_planning_bytes: Temporary bytes per scratch buffer while planning, beyond its
-            request, ``AllocationInfo`` and planner entry (measured on the host: 48 bytes per
-            scratch buffer; taken as 32 on 32-bit builds).
         fixed_tail_bytes: Everything allocated before the model's own structs: the arena
             allocator, the ``MicroAllocator``, the greedy planner object, the builtin-data
             allocator and ``SubgraphAllocations`` (and on the host the recording allocator's
@@ -66,19 +63,17 @@ class RuntimeLayout:
     scratch_request_bytes: int
     scratch_handle_bytes: int
     allocation_info_bytes: int
-    scratch_planning_bytes: int
     fixed_tail_bytes: int
 
 
 LAYOUTS = {
     # Measured on x86-64 with the tflite-micro Python interpreter (RecordingMicroAllocator).
-    "host": RuntimeLayout("host", 8, 24, 64, 64, 24, 16, 8, 32, 48,
-                          fixed_tail_bytes=488),
+    "host": RuntimeLayout("host", 8, 24, 64, 64, 24, 16, 8, 32, fixed_tail_bytes=488),
     # 32-bit Cortex-M / Xtensa: the same structs with 4-byte pointers and size_t, and the plain
     # MicroAllocator (no recording): arena allocator (2 vtable pointers, 5 pointers, 2 counters:
     # 36 B), greedy planner object (44 B), MicroAllocator (40 B), builtin-data allocator (8 B)
     # and SubgraphAllocations (8 B).
-    "mcu": RuntimeLayout("mcu", 4, 12, 32, 40, 12, 12, 4, 24, 32, fixed_tail_bytes=136),
+    "mcu": RuntimeLayout("mcu", 4, 12, 32, 40, 12, 12, 4, 24, fixed_tail_bytes=136),
 }
 
 
@@ -167,7 +162,7 @@ def _per_channel_weights(graph: Graph, op: Operator) -> bool:
             and graph.tensor(op.inputs[1]).quant_channels > 1)
 
 
-def output_channels(graph: Graph, op_index: int) -> int:
+def _output_channels(graph: Graph, op_index: int) -> int:
     """Channels of an operator's first output (the last dimension)."""
     op = graph.operators[op_index]
     shape = graph.tensor(op.outputs[0]).shape
@@ -206,7 +201,7 @@ def plan_arena(graph: Graph, target: str = "mcu", kind: str = "greedy") -> Arena
     for i, (op, spec) in enumerate(zip(graph.operators, specs, strict=True)):
         for t in spec.temp_tensors(op):
             _tensor_struct(alloc, graph.tensor(t), layout, persistent=False)
-        channels = output_channels(graph, i)
+        channels = _output_channels(graph, i)
         arrays = spec.per_channel_arrays
         if spec.per_channel_only and not _per_channel_weights(graph, op):
             arrays = 0
@@ -229,7 +224,7 @@ def plan_arena(graph: Graph, target: str = "mcu", kind: str = "greedy") -> Arena
     alloc.temporary(layout.pointer_bytes, layout.pointer_bytes)
     alloc.temporary(layout.allocation_info_bytes * (len(graph.tensors) + len(scratch)),
                     layout.pointer_bytes)
-    alloc.temporary(layout.scratch_planning_bytes * len(scratch), layout.pointer_bytes)
+    alloc.temporary(sum(spec.planning_extra[index] for spec in specs), layout.pointer_bytes)
     alloc.temporary(_PLANNER_BYTES_PER_BUFFER * len(buffers), ARENA_ALIGNMENT)
     alloc.end_step("planning")
     offsets = memory.offsets()

@@ -77,25 +77,16 @@ def test_calibrate_writes_a_profile_that_reproduces_the_measurement(
     assert profile.core == "cortex-m4" and profile.observations == 1
 
 
-def test_bench_with_a_calibrated_profile(digits_bundle: Path, digits_result: Path,
-                                         tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
-    profile_path = tmp_path / "m4.json"
-    assert main(["calibrate", "--results", str(digits_result), "--out", str(profile_path)]) == 0
+def test_port_path_against_qemu_with_a_calibrated_profile(
+        digits_bundle: Path, digits_result: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    profile = tmp_path / "m4.json"
+    assert main(["calibrate", "--results", str(digits_result), "--out", str(profile)]) == 0
     assert "worst error" in capsys.readouterr().out
-    result = _bench_json(capsys, "--model", str(digits_bundle), "--emulate", "cortex-m4",
-                         "--random", "2", "--profile", str(profile_path))
-    measured = result["cycles_per_inference"]
-    assert abs(result["calibrated_cycles"] - measured) < abs(result["estimated_cycles"] - measured)
-
-
-def test_port_path_is_the_same_against_qemu(digits_bundle: Path, digits_result: Path,
-                                            tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
     firmware = build_firmware(digits_bundle, tmp_path / "fw", "cortex-m4")
     with Emulator(firmware.elf, "cortex-m4") as emulator:
         result = _bench_json(capsys, "--model", str(digits_bundle), "--port", emulator.url,
-                             "--limit", "20")
+                             "--limit", "20", "--profile", str(profile))
     emulated = json.loads(digits_result.read_text())
     # The firmware's timing loop tells QEMU from silicon through a plain port too.
     assert (result["emulated"], result["count_unit"]) == (True, "instructions")
@@ -103,6 +94,8 @@ def test_port_path_is_the_same_against_qemu(digits_bundle: Path, digits_result: 
     assert result["mismatches"] == 0 and result["samples"] == 20
     assert result["cycles_min"] >= emulated["cycles_min"] - 40
     assert result["cycles_max"] <= emulated["cycles_max"] + 40
+    measured = result["cycles_per_inference"]
+    assert abs(result["calibrated_cycles"] - measured) < abs(result["estimated_cycles"] - measured)
 
 
 def test_absent_device_is_one_line_and_quick(digits_bundle: Path,

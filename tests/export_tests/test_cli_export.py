@@ -32,7 +32,7 @@ def test_export_a_study_trial(trial: str, digits_study: tuple[str, str, bytes], 
     out = tmp_path / "fw"
     assert main(["export", "--storage", storage, "--study", name, "--trial", trial,
                  "--out", str(out)]) == 0
-    assert f"study 'digits', trial 0" in capsys.readouterr().out
+    assert "study 'digits', trial 0" in capsys.readouterr().out
     assert (out / "model.tflite").read_bytes() == tflite
     info = read_manifest(out)["info"]
     assert (info["dataset"], info["seed"], info["trial"]) == ("digits", 0, 0)

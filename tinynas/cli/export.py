@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tinynas.errors import ExportError, ModelFileError
+from tinynas.errors import ExportError
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
@@ -46,16 +46,10 @@ def _export(args: argparse.Namespace) -> int:
     if (model_path is None) == (args.study is None):
         raise ExportError("give either a MODEL.tflite file or --study NAME (not both)")
     if model_path is not None:
-        path = Path(model_path)
-        try:
-            tflite = path.read_bytes()
-        except FileNotFoundError:
-            raise ModelFileError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise ModelFileError(f"{path}: is a directory, expected a .tflite file") from None
-        except OSError as exc:
-            raise ModelFileError(f"{path}: cannot read: {exc.strerror}") from None
-        info, origin = ExportInfo(), str(path)
+        # The same reading, and the same refusals, as `tinynas analyze MODEL.tflite`.
+        from tinynas.cli.analyze import _read
+
+        tflite, info, origin = _read(model_path), ExportInfo(), model_path
     else:
         from tinynas.study import trial_model
 

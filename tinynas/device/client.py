@@ -206,7 +206,7 @@ class DeviceClient:
                 if frame.type == FrameType.NAK:
                     reason = _nak_reason(frame.payload)
                     if reason in _FINAL_NAKS:
-                        raise DeviceError(self._refusal_message(frame_type, reason, frame.payload))
+                        raise DeviceError(self._refusal_message(frame_type, reason))
                     return None, f"the device refused it ({reason.name.lower()})"
                 if frame.type == frame_type | REPLY:
                     return frame, ""
@@ -275,7 +275,7 @@ class DeviceClient:
                     f"rate (now {self.baud}; --baud), or a firmware that speaks another protocol?")
         return message
 
-    def _refusal_message(self, frame_type: FrameType, reason: NakReason, payload: bytes) -> str:
+    def _refusal_message(self, frame_type: FrameType, reason: NakReason) -> str:
         detail = ""
         if reason == NakReason.BAD_LENGTH and self._info is not None:
             detail = f" (the firmware expects {self._info.input_size} input bytes)"

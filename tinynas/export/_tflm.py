@@ -127,8 +127,8 @@ def model_config_h(graph: Graph, arena_bytes: int, info: ExportInfo) -> str:
     return "\n".join(lines)
 
 
-MAIN_CC = _BANNER + """// The inference loop with TensorFlow Lite Micro: build it together with TFLite Micro's sources
-// and define the two board hooks below.
+MAIN_CC = _BANNER + """// The inference loop with TensorFlow Lite Micro: build it together with
+// TFLite Micro's sources and define the two board hooks below.
 #include <cstdint>
 
 #include "model_config.h"
