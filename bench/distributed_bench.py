@@ -7,11 +7,13 @@
    SIGKILLed K times; the supervisor starts it again, heartbeats fail its trial and another
    worker retries it. Then the study is audited: exactly T complete trials, every model stored
    once and readable, nothing left running or queued.
+3. Bad inputs: the tests under ``tests/fuzz_tests`` run with a plugin that counts every
+   command-line invocation by exit status.
 
 Usage::
 
     .venv/bin/python bench/distributed_bench.py [--trials 8] [--kills 3] \
-        [--out bench/results/distributed_bench.json]
+        [--only throughput|crash|bad-inputs] [--out bench/results/distributed_bench.json]
 """
 
 from __future__ import annotations
@@ -32,45 +34,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from distributed_tests.tiny import BOARD, TINY_SPACE, search_argv  # noqa: E402
 from pg import PostgresServer  # noqa: E402
 
 from tinynas import study as studies  # noqa: E402
 from tinynas.workers import audit_study, run_local_workers  # noqa: E402
 
-BOARD = "stm32h743zi"
-SPACE = """
-[space]
-family = "ds_cnn"
-input_ranks = [3]
-
-[architecture]
-min_input = [8, 8]
-first_filters = [8, 16]
-first_filters_step = 8
-first_kernel = [3]
-first_stride = [1, 2]
-blocks = [1, 2]
-filters = [8, 16]
-filters_step = 8
-kernel = [3]
-stride = [1, 2]
-pooling = ["avg"]
-dense_units = [0, 0]
-dropout = [0.0, 0.3]
-
-[training]
-epochs = 1
-batch_size = 64
-patience = 1
-"""
+#: The tests' tiny space, a little wider so that fewer candidates repeat.
+SPACE = (TINY_SPACE
+         .replace("first_filters = [8, 8]", "first_filters = [8, 16]\nfirst_filters_step = 8")
+         .replace("\nfilters = [8, 8]", "\nfilters = [8, 16]\nfilters_step = 8")
+         .replace("blocks = [1, 1]", "blocks = [1, 2]"))
 
 
 def _search_argv(storage: str, name: str, space: Path, artifacts: Path, trials: int,
                  workers: int) -> list[str]:
-    return [sys.executable, "-m", "tinynas", "search", "--board", BOARD, "--space", str(space),
-            "--dataset", "digits", "--trials", str(trials), "--storage", storage, "--study",
-            name, "--sampler", "random", "--seed", "5", "--artifact-dir", str(artifacts),
-            "--workers", str(workers)]
+    return [sys.executable, "-m", "tinynas",
+            *search_argv(storage, name, space, artifacts, trials, workers, seed=5)]
 
 
 def throughput(server: PostgresServer, work: Path, workers: int, trials: int) -> dict[str, Any]:
@@ -168,6 +148,22 @@ def crash_run(server: PostgresServer, work: Path, workers: int, trials: int,
                                   strict=True))}
 
 
+def bad_inputs(work: Path) -> dict[str, Any]:
+    """Run the bad-input tests and count the command invocations they make by exit status."""
+    counts = work / "cli_counts.json"
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "bench.cli_call_counter", "-p",
+         "no:cacheprovider", "tests/fuzz_tests"], cwd=ROOT, capture_output=True, text=True,
+        env={**_env(), "TINYNAS_CLI_COUNTS": str(counts)})
+    data = json.loads(counts.read_text())
+    by_status = data["by_exit_status"]
+    return {"invocations": sum(by_status.values()), "by_exit_status": by_status,
+            "tests": result.stdout.strip().splitlines()[-1],
+            "pytest_exit_status": data["pytest_exit_status"],
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
 def _env() -> dict[str, str]:
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -178,24 +174,32 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--only", choices=("throughput", "crash", "bad-inputs"), default=None,
+                        help="run one part (default: all); the others keep their last results")
     parser.add_argument("--out", default=str(ROOT / "bench/results/distributed_bench.json"))
     args = parser.parse_args()
     os.environ.setdefault("TINYNAS_HEARTBEAT_INTERVAL", "2")
     os.environ.setdefault("TINYNAS_HEARTBEAT_GRACE", "6")
     import tempfile
 
-    out: dict[str, Any] = {"cpus": os.cpu_count()}
+    path = Path(args.out)
+    out: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+    out["cpus"] = os.cpu_count()
     with tempfile.TemporaryDirectory() as tmp, PostgresServer() as server:
         work = Path(tmp)
         (work / "space.toml").write_text(SPACE)
-        out["throughput"] = []
-        for workers in (int(w) for w in args.workers.split(",")):
-            row = throughput(server, work, workers, args.trials)
-            print(json.dumps(row), flush=True)
-            out["throughput"].append(row)
-        out["crash"] = crash_run(server, work, 4, 2 * args.trials, args.kills)
-        print(json.dumps(out["crash"]), flush=True)
-    path = Path(args.out)
+        if args.only in (None, "throughput"):
+            out["throughput"] = []
+            for workers in (int(w) for w in args.workers.split(",")):
+                row = throughput(server, work, workers, args.trials)
+                print(json.dumps(row), flush=True)
+                out["throughput"].append(row)
+        if args.only in (None, "crash"):
+            out["crash"] = crash_run(server, work, 4, 2 * args.trials, args.kills)
+            print(json.dumps(out["crash"]), flush=True)
+        if args.only in (None, "bad-inputs"):
+            out["bad_inputs"] = bad_inputs(work)
+            print(json.dumps(out["bad_inputs"]), flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     studies.atomic_write(path, json.dumps(out, indent=2) + "\n")
     print(f"wrote {path}")

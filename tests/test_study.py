@@ -77,7 +77,7 @@ def test_study_name_for_paths() -> None:
 
 
 @pytest.mark.slow
-def test_failed_trial_is_recorded_and_search_goes_on(tmp_path, monkeypatch) -> None:
+def test_failed_trial_is_recorded_and_search_goes_on_with_halving(tmp_path, monkeypatch) -> None:
     """A training failure (here injected: NaN loss) marks that trial failed with its reason;
     the next trial still runs."""
     import tinynas.train as train
@@ -96,13 +96,16 @@ def test_failed_trial_is_recorded_and_search_goes_on(tmp_path, monkeypatch) -> N
     storage = f"sqlite:///{tmp_path}/s.db"
     ctx = prepare(SearchConfig(board="stm32h743zi", space="ds_cnn", dataset="digits", trials=1,
                                storage=storage, study_name="f", sampler="random", seed=3,
-                               epochs=1))
+                               epochs=3, fidelity="halving"))
     run(ctx)
     trials = ctx.study.get_trials()
     failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(failed) == 1 and len(complete) == 1
     assert failed[0].user_attrs["fail_reason"] == "loss became NaN at epoch 1"
+    # Multi-fidelity: the trained trial went through a 1-epoch probe and was promoted (warm-up).
+    assert complete[0].user_attrs["promoted"] is True
+    assert 0.0 <= complete[0].user_attrs["probe_accuracy"] <= 1.0
 
 
 def test_board_nothing_fits_is_refused(tmp_path, write_file) -> None:

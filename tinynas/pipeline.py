@@ -13,15 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tinynas import __version__, study as studies
+from tinynas import __version__
+from tinynas import study as studies
 from tinynas.boards import Board, load_board
 from tinynas.errors import SearchSpaceError, StudyError, TinyNASError, unknown_name
+from tinynas.fidelity import FIDELITIES, NotPromoted, Probe, probe_epochs, promote
 
 if TYPE_CHECKING:
     import optuna
 
     from tinynas.datasets import Dataset
     from tinynas.estimator import Estimate
+    from tinynas.latency import CoreProfile
     from tinynas.spaces import Arch, Compression, SearchSpace
 
 
@@ -42,6 +45,8 @@ class SearchConfig:
     artifact_dir: Path | None = None
     epochs: int | None = None
     teacher: Path | None = None
+    profile: Path | None = None
+    fidelity: str = "full"
 
 
 @dataclass
@@ -58,6 +63,8 @@ class SearchContext:
     trials: int
     seed: int
     epochs: int | None = None
+    profile: CoreProfile | None = None
+    fidelity: str = "full"
     teacher_cache: dict[int, Any] = field(default_factory=dict)
 
 
@@ -70,21 +77,39 @@ def _fits(board: Board, est: Estimate) -> list[float]:
 
 
 def estimate_arch(space: SearchSpace, arch: Arch, input_shape: tuple[int, ...],
-                  num_classes: int, board: Board | None) -> Estimate:
+                  num_classes: int, board: Board | None,
+                  profile: CoreProfile | None = None) -> Estimate:
     """Analytic estimate of one architecture, before any training."""
     from tinynas.estimator import estimate_graph
 
-    return estimate_graph(space.graph(arch, input_shape, num_classes), board, target="mcu")
+    return estimate_graph(space.graph(arch, input_shape, num_classes), board, target="mcu",
+                          profile=profile)
+
+
+def load_profile(path: Path, board: Board) -> CoreProfile:
+    """A calibrated latency profile for ``board``'s core.
+
+    Raises:
+        BoardFileError: The file is not a profile, or it was fitted for another core.
+    """
+    from tinynas.errors import BoardFileError
+    from tinynas.latency import CoreProfile
+
+    profile = CoreProfile.load(path)
+    if profile.core != board.core:
+        raise BoardFileError(f"--profile {path}: fitted for {profile.core}, but board "
+                             f"{board.name!r} has a {board.core}")
+    return profile
 
 
 def check_smallest_fits(space: SearchSpace, board: Board, input_shape: tuple[int, ...],
-                        num_classes: int) -> None:
+                        num_classes: int, profile: CoreProfile | None = None) -> None:
     """Refuse a board on which even the space's smallest architecture breaks a limit.
 
     Raises:
         SearchSpaceError: With the figures of the smallest architecture and the board's limits.
     """
-    est = estimate_arch(space, space.smallest(), input_shape, num_classes, board)
+    est = estimate_arch(space, space.smallest(), input_shape, num_classes, board, profile)
     over = []
     if est.arena_bytes > board.ram_limit:
         over.append(f"RAM {est.arena_bytes} B > {board.ram_limit} B")
@@ -118,6 +143,7 @@ def _study_attrs(config: SearchConfig, board: Board, space: SearchSpace, data: D
         "sampler": config.sampler,
         "seed": config.seed,
         "epochs": config.epochs,
+        "fidelity": config.fidelity,
         "teacher_path": str(config.teacher.resolve()) if config.teacher else None,
         "artifact_dir": str(artifact_dir),
         "tinynas_version": __version__,
@@ -142,7 +168,10 @@ def prepare(config: SearchConfig) -> SearchContext:
         raise StudyError(f"--timeout must be positive seconds, got {config.timeout}")
     if config.sampler not in studies.SAMPLERS:
         raise unknown_name("sampler", config.sampler, list(studies.SAMPLERS))
+    if config.fidelity not in FIDELITIES:
+        raise unknown_name("fidelity", config.fidelity, list(FIDELITIES))
     board = load_board(config.board)
+    profile = load_profile(config.profile, board) if config.profile else None
     space = load_space(config.space)
     name = config.study_name or studies.study_name_for(board.name, space.name, config.dataset)
     store = studies.make_storage(config.storage)
@@ -152,7 +181,11 @@ def prepare(config: SearchConfig) -> SearchContext:
     data = load_dataset(config.dataset, seed=config.seed)
     input_shape = space.model_input_shape(tuple(data.input_shape))
     num_classes = len(data.class_names)
-    check_smallest_fits(space, board, input_shape, num_classes)
+    if existing is not None and existing.get("latency_profile"):
+        from tinynas.latency import CoreProfile
+
+        profile = CoreProfile.from_dict(existing["latency_profile"])
+    check_smallest_fits(space, board, input_shape, num_classes, profile)
     if config.teacher is not None:
         from tinynas.train import check_teacher, load_teacher
 
@@ -170,12 +203,15 @@ def prepare(config: SearchConfig) -> SearchContext:
             for key, value in _study_attrs(config, board, space, data, input_shape,
                                            artifact_dir).items():
                 study.set_user_attr(key, value)
+            study.set_user_attr("latency_profile", profile.to_dict() if profile else None)
             study.set_metric_names([studies.OBJECTIVES[o][2] for o in objectives])
         study.set_user_attr("trials", config.trials)
     return SearchContext(board=board, space=space, data=data, input_shape=input_shape,
                          num_classes=num_classes, study=study, objectives=objectives,
                          trials=config.trials, seed=config.seed,
-                         epochs=existing.get("epochs") if existing else config.epochs)
+                         epochs=existing.get("epochs") if existing else config.epochs,
+                         profile=profile,
+                         fidelity=existing.get("fidelity", "full") if existing else config.fidelity)
 
 
 def _existing_attrs(store: optuna.storages.BaseStorage, name: str) -> dict[str, Any] | None:
@@ -229,11 +265,17 @@ def context_for_worker(storage: str, study_name: str, trials: int) -> SearchCont
     with studies._quiet_optuna():
         study = optuna.load_study(study_name=study_name,
                                   storage=studies.make_storage(storage), sampler=sampler)
+    profile = None
+    if attrs.get("latency_profile"):
+        from tinynas.latency import CoreProfile
+
+        profile = CoreProfile.from_dict(attrs["latency_profile"])
     return SearchContext(board=board, space=space, data=data,
                          input_shape=space.model_input_shape(tuple(data.input_shape)),
                          num_classes=len(data.class_names), study=study,
                          objectives=config.objectives, trials=trials, seed=config.seed,
-                         epochs=config.epochs)
+                         epochs=config.epochs, profile=profile,
+                         fidelity=attrs.get("fidelity", "full"))
 
 
 class BudgetReached(Exception):
@@ -282,7 +324,8 @@ class Objective:
         compression = space.suggest_compression(trial)
         effective = space.effective_arch(arch, compression)
         started = time.perf_counter()
-        est = estimate_arch(space, effective, ctx.input_shape, ctx.num_classes, ctx.board)
+        est = estimate_arch(space, effective, ctx.input_shape, ctx.num_classes, ctx.board,
+                            ctx.profile)
         estimate_ms = (time.perf_counter() - started) * 1000
         arch_dict = {"space": space.name, **arch.to_dict()}
         attrs: dict[str, Any] = {
@@ -366,6 +409,24 @@ class Objective:
                 self.ctx.teacher_cache[best.number] = load_teacher(Path(fh.name))
         return self.ctx.teacher_cache[best.number]
 
+    def _probe(self, trial: optuna.Trial, attrs: dict[str, Any],
+               epochs: int) -> tuple[Callable[[float], bool] | None, int]:
+        """The multi-fidelity gate for this trial (None when every candidate trains fully)."""
+        if self.ctx.fidelity != "halving":
+            return None, 0
+        costs = ("estimated_ram_bytes", "estimated_latency_ms")
+
+        def gate(accuracy: float) -> bool:
+            trial.set_user_attr("probe_accuracy", round(accuracy, 4))
+            peers = [Probe(t.user_attrs["probe_accuracy"], tuple(t.user_attrs[c] for c in costs))
+                     for t in self.ctx.study.get_trials(deepcopy=False)
+                     if "probe_accuracy" in t.user_attrs and t.number != trial.number]
+            promoted = promote(Probe(accuracy, tuple(attrs[c] for c in costs)), peers)
+            trial.set_user_attr("promoted", promoted)
+            return promoted
+
+        return gate, probe_epochs(epochs)
+
     def _train(self, trial: optuna.Trial, arch: Arch, compression: Compression,
                attrs: dict[str, Any]) -> list[float]:
         import tempfile
@@ -382,9 +443,17 @@ class Objective:
             training = replace(training, epochs=ctx.epochs)
         teacher = self._teacher() if compression.distillation else None
         started = time.perf_counter()
+        probe, epochs = self._probe(trial, attrs, training.epochs)
         try:
             result = train_candidate(ctx.space, arch, compression, ctx.data, training,
-                                     seed=ctx.seed + trial.number, teacher=teacher)
+                                     seed=ctx.seed + trial.number, teacher=teacher,
+                                     probe=probe, probe_epochs=epochs)
+        except NotPromoted as exc:
+            import optuna
+
+            trial.set_user_attr("train_seconds", round(time.perf_counter() - started, 2))
+            trial.set_user_attr("not_promoted", str(exc))
+            raise optuna.TrialPruned(str(exc)) from None
         except TinyNASError as exc:
             trial.set_user_attr("fail_reason", str(exc))
             raise
@@ -396,7 +465,7 @@ class Objective:
         for stage in result.stages:
             row = {k: v for k, v in stage.items() if k != "tflite"}
             if isinstance(stage.get("tflite"), bytes | bytearray):
-                est = estimate_tflite(bytes(stage["tflite"]), ctx.board)
+                est = estimate_tflite(bytes(stage["tflite"]), ctx.board, profile=ctx.profile)
                 row.update(arena_bytes=est.arena_bytes, macs=est.macs,
                            latency_ms=est.latency_ms, flash_bytes=est.flash_bytes)
             stages.append(row)

@@ -6,10 +6,10 @@ allocated in ``Init`` (``OpDataConv``...), per-channel arrays allocated in ``Pre
 
 Host (64-bit) sizes were measured with TFLite Micro's recording allocator
 (``tflite-micro==0.dev20261023182759``) on one-operator models at two channel counts, which
-separates fixed from per-channel allocations. 32-bit sizes follow from the struct definitions
-in TFLite Micro's kernel headers: every pointer shrinks from 8 to 4 bytes and 8-byte alignment
-padding disappears; structs of ``int32`` fields only (sizes not a multiple of 8 on the host)
-are the same on both.
+separates fixed from per-channel allocations. 32-bit sizes are derived, not measured (no 32-bit
+TFLite Micro build is available to measure): every pointer of the kernel's struct shrinks from 8
+to 4 bytes and 8-byte alignment padding disappears, while structs of ``int32`` fields only
+(host sizes not a multiple of 8) are the same on both.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ The last step's int8 model is the candidate. Accuracies are measured on the test
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,9 @@ class TrainedCandidate:
 
 def train_candidate(space: SearchSpace, arch: Arch, compression: Compression, data: Dataset,
                     training: TrainingConfig, seed: int,
-                    teacher: tf_keras.Model | None = None) -> TrainedCandidate:
+                    teacher: tf_keras.Model | None = None,
+                    probe: Callable[[float], bool] | None = None,
+                    probe_epochs: int = 0) -> TrainedCandidate:
     """Train ``arch`` on ``data``, apply ``compression``, and convert every step to int8.
 
     Args:
@@ -83,12 +86,17 @@ def train_candidate(space: SearchSpace, arch: Arch, compression: Compression, da
         seed: Seeds weights, shuffling and augmentation.
         teacher: A Keras model whose soft labels join the loss when
             ``compression.distillation`` is set (ignored otherwise).
+        probe: Multi-fidelity gate: called with the best validation accuracy after
+            ``probe_epochs`` epochs of float training; returning False stops the candidate.
+        probe_epochs: Epochs of the short probe (the probe is skipped unless it is shorter
+            than the full budget).
 
     Returns:
         The trained candidate with its before/after steps.
 
     Raises:
         TrainingError: NaN loss, converter failure, or a teacher that does not fit the data.
+        NotPromoted: The probe said no.
         SearchSpaceError: The space does not accept the dataset's input shape.
     """
     from tinynas.compress import (
@@ -111,7 +119,20 @@ def train_candidate(space: SearchSpace, arch: Arch, compression: Compression, da
     finetune_lr = training.learning_rate * FINETUNE_LR_SCALE
 
     float_model = space.build(arch, input_shape, data.num_classes)
-    run.fit(float_model, "float", training.epochs, training.learning_rate, early_stopping=True)
+    if probe is not None and 0 < probe_epochs < training.epochs:
+        # Multi-fidelity: a short probe decides whether the rest of the budget is spent.
+        from tinynas.fidelity import NotPromoted
+
+        run.fit(float_model, "float", probe_epochs, training.learning_rate)
+        probe_accuracy = max(run.history["val_accuracy"], default=0.0)
+        if not probe(probe_accuracy):
+            raise NotPromoted(f"validation accuracy {probe_accuracy:.4f} after {probe_epochs} "
+                              f"epochs: not promising enough for the full budget")
+        run.fit(float_model, "float", training.epochs - probe_epochs, training.learning_rate,
+                early_stopping=True)
+    else:
+        run.fit(float_model, "float", training.epochs, training.learning_rate,
+                early_stopping=True)
     run.float_stage(float_model)
     run.int8_stage("ptq", float_model)
 

@@ -45,7 +45,7 @@ POLL_SECONDS = 2.0
 STOP_GRACE_SECONDS = 30.0
 
 #: Exit statuses of ``tinynas worker`` that must not be answered by starting it again.
-_FINAL_STATUSES = {0: "finished", 2: "refused its input", 130: "was interrupted"}
+_FINAL_STATUSES = {0: "finished", 2: "stopped with an error", 130: "was interrupted"}
 
 INTERRUPTED = "interrupted"
 
@@ -320,14 +320,14 @@ def run_local_workers(storage: str, study_name: str, trials: int, workers: int,
         raise StudyError(f"--trials must be at least 1, got {trials}")
     study = studies.open_study(storage, study_name)
     deadline = None if timeout is None else time.monotonic() + timeout
-    log_dir = Path(tempfile.mkdtemp(prefix="tinynas-workers-"))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    pool = [_Worker(i, log_dir / f"worker-{i}.log") for i in range(workers)]
-    progress = Progress(trials, stream=stream)
     seen = _finished_numbers(study)
+    progress = Progress(trials, stream=stream)
     restarts = 0
     statuses: dict[int, int] = {}
+    log_dir = Path(tempfile.mkdtemp(prefix="tinynas-workers-"))
+    pool = [_Worker(i, log_dir / f"worker-{i}.log") for i in range(workers)]
     try:
         try:
             for worker in pool:

@@ -13,6 +13,7 @@ from bench.search_quality.grid import (
     DEFAULT_BOARDS,
     DEFAULT_DATASETS,
     DEFAULT_SAMPLERS,
+    ORDERS,
     Settings,
     jobs,
 )
@@ -39,7 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--boards", default=",".join(DEFAULT_BOARDS))
     run.add_argument("--samplers", default=",".join(DEFAULT_SAMPLERS))
     run.add_argument("--no-references", action="store_true")
+    run.add_argument("--order", choices=ORDERS, default="dataset",
+                     help="finish each dataset's seeds first, or each seed's datasets first")
     run.add_argument("--jobs", type=int, default=1, help="jobs at once, one process each")
+    run.add_argument("--budget-minutes", type=float, default=None,
+                     help="start no job after this many minutes; running ones finish")
     run.add_argument("--out", type=Path, default=RESULTS)
     run.add_argument("--workdir", type=Path, default=WORKDIR,
                      help="study databases and artifacts of the searches")
@@ -72,10 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(trials=args.trials, epochs=args.epochs, fidelity=args.fidelity)
         grid = jobs(_names(args.datasets), _names(args.boards),
                     tuple(int(s) for s in _names(args.seeds)), _names(args.samplers), settings,
-                    references=not args.no_references)
+                    references=not args.no_references, order=args.order)
         command = shlex.join([".venv/bin/python", "-m", "bench.search_quality",
                               *(argv if argv is not None else sys.argv[1:])])
-        run_grid(grid, args.out, args.workdir, args.jobs, command)
+        run_grid(grid, args.out, args.workdir, args.jobs, command, args.budget_minutes)
         return 0
     if args.command == "report":
         from bench.search_quality.report import render

@@ -108,19 +108,32 @@ def modality(dataset: str) -> str:
     return next(b.modality for b in builtins() if b.name == base)
 
 
-def jobs(datasets: tuple[str, ...], boards: tuple[str, ...], seeds: tuple[int, ...],
-         samplers: tuple[str, ...], settings: Settings, references: bool = True) -> list[Job]:
-    """Every job of the grid, dataset by dataset and seed by seed.
+ORDERS = ("dataset", "seed")
 
-    Within a seed the references come first, then each board's searches with every sampler
-    side by side, so a run cut short leaves whole comparisons behind.
+
+def jobs(datasets: tuple[str, ...], boards: tuple[str, ...], seeds: tuple[int, ...],
+         samplers: tuple[str, ...], settings: Settings, references: bool = True,
+         order: str = "dataset") -> list[Job]:
+    """Every job of the grid.
+
+    ``order="dataset"`` finishes every seed of a dataset before the next dataset;
+    ``order="seed"`` runs one seed of every dataset before the next seed. Within a dataset and
+    seed the references come first, then each board's searches with every sampler side by
+    side, so a run cut short leaves whole comparisons behind.
+
+    Raises:
+        ValueError: An unknown order.
     """
     from tinynas.references import references_for
 
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+    pairs = ([(d, s) for d in datasets for s in seeds] if order == "dataset" else
+             [(d, s) for s in seeds for d in datasets])
     out: list[Job] = []
-    for dataset in datasets:
-        refs = [r.name for r in references_for(modality(dataset))] if references else []
-        for seed in seeds:
-            out += [ReferenceJob(dataset, r, seed, boards, settings) for r in refs]
-            out += [SearchJob(dataset, b, seed, s, settings) for b in boards for s in samplers]
+    for dataset, seed in pairs:
+        if references:
+            out += [ReferenceJob(dataset, r.name, seed, boards, settings)
+                    for r in references_for(modality(dataset))]
+        out += [SearchJob(dataset, b, seed, s, settings) for b in boards for s in samplers]
     return out

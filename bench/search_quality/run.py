@@ -61,7 +61,7 @@ def _describe(job: Job, row: dict[str, Any]) -> str:
 
 
 def run_grid(jobs: list[Job], out: Path, workdir: Path, workers: int,
-             command: str) -> dict[str, Any]:
+             command: str, budget_minutes: float | None = None) -> dict[str, Any]:
     """Run every job not already in ``out`` and record each result as it arrives.
 
     Args:
@@ -70,6 +70,8 @@ def run_grid(jobs: list[Job], out: Path, workdir: Path, workers: int,
         workdir: Where searches keep their study databases and artifacts.
         workers: Jobs run at once, each in its own process.
         command: The command line, stored with the run.
+        budget_minutes: No job starts after this many minutes (running ones finish); a later
+            run of the same command continues with the rest.
 
     Returns:
         The results.
@@ -90,6 +92,8 @@ def run_grid(jobs: list[Job], out: Path, workdir: Path, workers: int,
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                              initializer=_init_worker) as pool:
         while queue or pending:
+            if budget_minutes is not None and time.perf_counter() - started > budget_minutes * 60:
+                queue.clear()
             while queue and len(pending) < workers:
                 job = queue.pop(0)
                 pending[pool.submit(_work, job, str(workdir))] = job

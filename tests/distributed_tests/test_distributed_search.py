@@ -16,35 +16,9 @@ import pytest
 
 from tinynas.cli import main
 
+from .tiny import TINY_SPACE, search_argv
+
 pytestmark = pytest.mark.slow
-
-BOARD = "stm32h743zi"
-
-# Every candidate trains one epoch in seconds; the continuous dropout makes each trial a new
-# candidate, so every complete trial trains and uploads its own model.
-TINY_SPACE = """
-[space]
-family = "ds_cnn"
-input_ranks = [3]
-
-[architecture]
-min_input = [8, 8]
-first_filters = [8, 8]
-first_kernel = [3]
-first_stride = [1, 2]
-blocks = [1, 1]
-filters = [8, 8]
-kernel = [3]
-stride = [1, 2]
-pooling = ["avg"]
-dense_units = [0, 0]
-dropout = [0.0, 0.3]
-
-[training]
-epochs = 1
-batch_size = 64
-patience = 1
-"""
 
 
 def _study(storage: str, name: str):
@@ -55,10 +29,7 @@ def _study(storage: str, name: str):
 
 def _search_argv(storage: str, name: str, space: Path, artifacts: Path, trials: int,
                  workers: int) -> list[str]:
-    return ["search", "--board", BOARD, "--space", str(space), "--dataset", "digits",
-            "--trials", str(trials), "--storage", storage, "--study", name, "--sampler",
-            "random", "--seed", "3", "--artifact-dir", str(artifacts), "--workers",
-            str(workers), "--timeout", "240"]
+    return search_argv(storage, name, space, artifacts, trials, workers, timeout=240)
 
 
 def _check_complete_trials(storage: str, name: str, trials: int) -> list:
@@ -150,8 +121,10 @@ def crash_scenario(tmp_path_factory, pg_server):
     space = tmp / "tiny.toml"
     space.write_text(TINY_SPACE)
     out: dict = {"storage": storage}
+    spawned: list[subprocess.Popen[str]] = []
     try:
         search = _spawn(_search_argv(storage, "crash", space, tmp / "artifacts", 5, 2))
+        spawned.append(search)
         victim = _wait_for(storage, "crash", _training, "trial training")
         os.kill(int(victim.user_attrs["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
         out["killed_at"] = datetime.now()
@@ -164,10 +137,15 @@ def crash_scenario(tmp_path_factory, pg_server):
         out["interrupted_code"] = search.returncode
         out["after_interrupt"] = _study(storage, "crash").get_trials()
         resumed = _spawn(_search_argv(storage, "crash", space, tmp / "artifacts", 5, 1))
+        spawned.append(resumed)
         _, out["resumed_err"] = resumed.communicate(timeout=240)
         out["resumed_code"] = resumed.returncode
         yield out
     finally:
+        for process in spawned:  # after a failed step: its workers die with it
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
         mp.undo()
 
 

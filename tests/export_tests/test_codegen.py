@@ -99,14 +99,20 @@ def test_other_float_paths_are_refused(scale: float, consumer: str, expect: str)
         lower(_float_detour(scale, consumer))
 
 
-@pytest.mark.parametrize("graph", [image_chain(3), sequence_chain(4), digits_classifier(1)],
+@pytest.mark.parametrize("graph,overlapping", [(image_chain(3), True), (sequence_chain(4), True),
+                                               (digits_classifier(1), False)],
                          ids=["image", "sequence", "digits"])
-def test_buffers_alive_together_never_share_bytes(graph: Graph) -> None:
+def test_buffers_alive_together_never_share_bytes(graph: Graph, overlapping: bool) -> None:
     program, layout = lower(graph)
-    for (_, o1, n1, f1, l1), (_, o2, n2, f2, l2) in itertools.combinations(layout.buffers, 2):
-        if f1 <= l2 and f2 <= l1:
+    designed = {(o.source, o.target) for o in layout.overlaps}
+    for (r1, o1, n1, f1, l1), (r2, o2, n2, f2, l2) in itertools.combinations(layout.buffers, 2):
+        if f1 <= l2 and f2 <= l1 and (r1, r2) not in designed and (r2, r1) not in designed:
             assert o1 + n1 <= o2 or o2 + n2 <= o1
+    for o in layout.overlaps:
+        # An output placed over its input starts `gap` bytes below it, never above.
+        assert layout.where[o.source][1] - layout.where[o.target][1] == o.gap
     assert layout.arena_bytes <= sum(-(-n // 4) * 4 for _, _, n, _, _ in layout.buffers)
+    assert bool(layout.overlaps) == overlapping
     # Every arena tensor a kernel reads lies in bytes an earlier kernel wrote.
     written: set[int] = set()
     for step in program.steps:

@@ -40,6 +40,12 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher", default=None,
                         help="a Keras model (.h5/.keras) to distill from (default: the best float "
                              "model trained so far in the study)")
+    parser.add_argument("--profile", default=None,
+                        help="a calibrated latency profile (JSON from `tinynas calibrate`) for "
+                             "the board's core")
+    parser.add_argument("--fidelity", default="full",
+                        help="full: every candidate gets the whole training budget; halving: a "
+                             "short probe first, only promising candidates go on")
     parser.add_argument("--workers", type=int, default=1,
                         help="local worker processes sharing the study")
     parser.set_defaults(func=_search)
@@ -60,7 +66,8 @@ def _search(args: argparse.Namespace) -> int:
         timeout=args.timeout, storage=args.storage, study_name=args.study,
         objectives=studies.parse_objectives(args.objectives), sampler=args.sampler,
         seed=args.seed, artifact_dir=Path(args.artifact_dir) if args.artifact_dir else None,
-        epochs=args.epochs, teacher=Path(args.teacher) if args.teacher else None)
+        epochs=args.epochs, teacher=Path(args.teacher) if args.teacher else None,
+        profile=Path(args.profile) if args.profile else None, fidelity=args.fidelity)
     ctx = prepare(config)
     print(f"study {ctx.study.study_name!r} in {args.storage}: {ctx.space.name} on "
           f"{ctx.board.name} with {args.dataset} ({len(ctx.data.y_train)} train / "
