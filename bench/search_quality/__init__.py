@@ -15,9 +15,16 @@ Usage::
 
     .venv/bin/python -m bench.search_quality run [--trials 16] [--epochs 8] [--seeds 0,1,2] \
         [--datasets digits,basic_motions,kws_synth,fashion_mnist:3000] \
-        [--boards arduino_nano33_ble,nucleo_l432kc] [--jobs 2] \
+        [--boards arduino_nano33_ble,nucleo_l432kc] [--samplers nsga2,random] \
+        [--fidelity full|halving] [--order dataset|seed] [--jobs 1] [--budget-minutes M] \
         [--out bench/results/search_quality.json]
-    .venv/bin/python -m bench.search_quality report [--results bench/results/search_quality.json]
+    .venv/bin/python -m bench.search_quality report [--results FILE ...]
+    .venv/bin/python -m bench.search_quality profile [--dataset digits] \
+        [--reference keras_mnist_cnn] [--epochs 8]
+
+With the same seed, NSGA-II's first generation (8 trials) is the random sampler's first 8
+draws, and training is deterministic: both searches hold the same first 8 models, and only the
+trials after them can tell the samplers apart. Budgets of 8 trials or fewer compare nothing.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench.search_quality.grid import (
     DEFAULT_BOARDS,
@@ -49,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workdir", type=Path, default=WORKDIR,
                      help="study databases and artifacts of the searches")
     report = sub.add_parser("report", help="print the Markdown tables of a results file")
-    report.add_argument("--results", type=Path, default=RESULTS)
+    report.add_argument("--results", type=Path, nargs="+", default=[RESULTS],
+                        help="one or more results files, reported together")
     prof = sub.add_parser("profile", help="split one candidate's training time by step")
     prof.add_argument("--dataset", default="digits")
     prof.add_argument("--reference", default="keras_mnist_cnn")
@@ -85,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "report":
         from bench.search_quality.report import render
 
-        print(render(json.loads(args.results.read_text())))
+        merged: dict[str, Any] = {"results": {}, "runs": []}
+        for path in args.results:
+            data = json.loads(path.read_text())
+            merged["results"].update(data["results"])
+            merged["runs"] += data["runs"]
+        print(render(merged))
         return 0
     from bench.search_quality.profile import format_profile, profile_candidate
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 TRIAL_ATTRS = ("trained", "reused_from", "accuracy_int8", "accuracy_float",
                "estimated_ram_bytes", "estimated_flash_bytes", "estimated_latency_ms", "macs",
                "params", "tflite_bytes", "measured_arena_bytes", "epochs", "train_seconds",
-               "arch_summary", "compression_summary", "fail_reason", "fidelity")
+               "arch_summary", "compression_summary", "fail_reason", "probe_accuracy",
+               "promoted", "not_promoted")
 
 
 class TrialClock:

@@ -88,16 +88,19 @@ def speed_table(groups: list[Cell]) -> str:
         for sampler, outs in sorted(c.searches.items()):
             trials = sum(o.trials for o in outs)
             wall, cpu = sum(o.wall_s for o in outs), sum(o.cpu_s for o in outs)
+            stopped = sum(o.not_promoted for o in outs)
             rows.append([
                 c.setting, c.dataset, c.board.name, sampler, len(outs), trials,
                 sum(o.trained for o in outs), sum(o.reused for o in outs),
-                sum(o.over_limits for o in outs), sum(o.failed for o in outs),
-                _f(trials * 3600 / wall if wall else None, ".0f"),
-                _f(trials * 3600 / cpu if cpu else None, ".0f"),
+                sum(o.over_limits for o in outs), stopped, sum(o.failed for o in outs),
+                _f(trials * 3600 / wall if wall else None, ".1f"),
+                _f((trials + stopped) * 3600 / cpu if cpu else None, ".0f"),
+                _f(median(o.hypervolume for o in outs)),
                 _f(median(o.hypervolume * 3600 / o.cpu_s for o in outs if o.cpu_s), ".2f")])
-    return _table(["setting", "dataset", "board", "sampler", "searches", "trials", "trained",
-                   "reused", "over limits", "failed", "trials / wall hour",
-                   "trials / CPU hour", "HV / CPU hour (median)"], rows)
+    return _table(["setting", "dataset", "board", "sampler", "searches", "complete trials",
+                   "trained", "reused", "over limits", "stopped after the probe", "failed",
+                   "complete trials / wall hour", "candidates / CPU hour", "HV (median)",
+                   "HV / CPU hour (median)"], rows)
 
 
 def front_table(groups: list[Cell]) -> str:

@@ -52,6 +52,7 @@ class SearchOutcome:
     reused: int
     over_limits: int
     failed: int
+    not_promoted: int
     wall_s: float
     cpu_s: float
     curve: list[tuple[float, float]] = field(default_factory=list)
@@ -73,6 +74,7 @@ def search_outcome(row: dict[str, Any], board: Board) -> SearchOutcome:
         reused=sum(1 for t in complete if "reused_from" in t),
         over_limits=sum(1 for t in complete if not t.get("feasible")),
         failed=sum(1 for t in trials if t.get("state") == "FAIL"),
+        not_promoted=sum(1 for t in trials if "not_promoted" in t),
         wall_s=float(row["wall_s"]), cpu_s=float(row["cpu_s"]),
         curve=hypervolume_curve(trials, board))
 

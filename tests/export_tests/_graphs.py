@@ -265,6 +265,44 @@ def sequence_chain(seed: int) -> Graph:
     return n.graph([x], [mean])
 
 
+def overlap_chain(seed: int) -> Graph:
+    """Operators of equal-sized outputs in a row, so that writing each output over its dying
+    input is what decides the arena: convolutions, pools, table lookups, requantization and
+    element-wise operators with constants."""
+    n = Net(seed)
+    x = n.act((1, 10, 10, 3))
+    weight = n.weights((8, 3, 3, 3), 8, axis=0)
+    y = n.act((1, 10, 10, 8), n.out_scale(x, weight, 27))
+    n.op("CONV_2D", [x, weight, n.bias(n.scale(x), weight, 8)], [y], padding="SAME", stride_h=1,
+         stride_w=1, dilation_h_factor=1, dilation_w_factor=1, fused_activation_function="RELU")
+    weight = n.weights((1, 3, 3, 8), 8, axis=3)
+    z = n.act((1, 10, 10, 8), n.out_scale(y, weight, 9))
+    n.op("DEPTHWISE_CONV_2D", [y, weight, n.bias(n.scale(y), weight, 8)], [z], padding="SAME",
+         stride_h=1, stride_w=1, depth_multiplier=1, dilation_h_factor=1, dilation_w_factor=1,
+         fused_activation_function="NONE")
+    for kind, k in (("AVERAGE_POOL_2D", 3), ("MAX_POOL_2D", 2)):
+        pooled = n.like(z)
+        n.op(kind, [z], [pooled], padding="SAME", stride_h=1, stride_w=1, filter_height=k,
+             filter_width=k, fused_activation_function="NONE")
+        z = pooled
+    squashed = n.act(n.shape(z), 1 / 256, -128)
+    n.op("LOGISTIC", [z], [squashed])
+    requantized = n.act(n.shape(z), 1 / 100, -20)
+    n.op("QUANTIZE", [squashed], [requantized])
+    z = binary(n, "ADD", requantized, n.const_int8((1, 1, 1, 8)))
+    z = binary(n, "MUL", z, n.const_int8((1, 1, 1, 8)))
+    bent = n.act(n.shape(z), 1 / 128, 0)
+    n.op("TANH", [z], [bent])
+    z = conv(n, bent)
+    channels = n.shape(z)[-1]
+    mean = n.act((1, channels))
+    n.op("MEAN", [z, n.int32((1, 2))], [mean], keep_dims=False)
+    logits = fully_connected(n, mean, 4)
+    probs = n.act((1, 4), 1 / 256, -128)
+    n.op("SOFTMAX", [logits], [probs], beta=1.0)
+    return n.graph([x], [probs])
+
+
 def digits_classifier(seed: int) -> Graph:
     """A small classifier of 8x8 single-channel images into 10 classes (the digits dataset)."""
     n = Net(seed)

@@ -15,7 +15,13 @@ from tinynas.codegen._plan import ARENA, OUTPUT, _root
 from tinynas.errors import UnsupportedOperatorError
 from tinynas.graph import Graph, Operator, Tensor
 
-from ._graphs import digits_classifier, image_chain, sequence_chain, with_operator
+from ._graphs import (
+    digits_classifier,
+    image_chain,
+    overlap_chain,
+    sequence_chain,
+    with_operator,
+)
 
 
 def test_quantize_multiplier_matches_tflite_definition() -> None:
@@ -99,10 +105,10 @@ def test_other_float_paths_are_refused(scale: float, consumer: str, expect: str)
         lower(_float_detour(scale, consumer))
 
 
-@pytest.mark.parametrize("graph,overlapping", [(image_chain(3), True), (sequence_chain(4), True),
-                                               (digits_classifier(1), False)],
-                         ids=["image", "sequence", "digits"])
-def test_buffers_alive_together_never_share_bytes(graph: Graph, overlapping: bool) -> None:
+@pytest.mark.parametrize("graph,overlapping", [
+    (image_chain(3), None), (sequence_chain(4), None), (overlap_chain(0), True),
+    (digits_classifier(1), False)], ids=["image", "sequence", "overlap", "digits"])
+def test_buffers_alive_together_never_share_bytes(graph: Graph, overlapping: bool | None) -> None:
     program, layout = lower(graph)
     designed = {(o.source, o.target) for o in layout.overlaps}
     for (r1, o1, n1, f1, l1), (r2, o2, n2, f2, l2) in itertools.combinations(layout.buffers, 2):
@@ -112,7 +118,8 @@ def test_buffers_alive_together_never_share_bytes(graph: Graph, overlapping: boo
         # An output placed over its input starts `gap` bytes below it, never above.
         assert layout.where[o.source][1] - layout.where[o.target][1] == o.gap
     assert layout.arena_bytes <= sum(-(-n // 4) * 4 for _, _, n, _, _ in layout.buffers)
-    assert bool(layout.overlaps) == overlapping
+    if overlapping is not None:
+        assert bool(layout.overlaps) == overlapping
     # Every arena tensor a kernel reads lies in bytes an earlier kernel wrote.
     written: set[int] = set()
     for step in program.steps:
@@ -165,3 +172,19 @@ def test_output_buffer_is_copied_when_it_aliases_the_input() -> None:
     program, _ = lower(graph)
     assert [s.kernel for s in program.steps] == ["tn_copy_blocks"]
     assert dataclasses.replace(program.steps[0]).writes == [2]
+
+
+def test_outputs_written_over_dying_inputs_shrink_the_arena() -> None:
+    graph = overlap_chain(1)
+    program, layout = lower(graph)
+    kernels = {program.steps[o.call].kernel for o in layout.overlaps}
+    assert {"tn_conv2d_s8", "tn_depthwise_conv2d_s8", "tn_avg_pool_s8", "tn_max_pool_s8",
+            "tn_lut_s8", "tn_requantize_s8", "tn_add_s8", "tn_mul_s8"} <= kernels
+    separate = max(sum(layout.buffers[i][2] for i in range(len(layout.buffers))
+                       if layout.buffers[i][3] <= k <= layout.buffers[i][4])
+                   for k in range(len(program.steps)))
+    assert layout.arena_bytes < separate
+    # A 3x3 SAME convolution needs its input row above the output row it writes: one row gap.
+    depthwise = next(o for o in layout.overlaps
+                     if program.steps[o.call].kernel == "tn_depthwise_conv2d_s8")
+    assert depthwise.gap == 2 * 10 * 8

@@ -15,13 +15,14 @@ from tinynas.codegen import lower
 from tinynas.export import ExportInfo, export_bundle, trace_tensors
 from tinynas.tflite_writer import serialize
 
-from ._graphs import image_chain, sequence_chain
+from ._graphs import image_chain, overlap_chain, sequence_chain
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("make,seed", [(image_chain, 0), (image_chain, 1), (image_chain, 2),
-                                       (sequence_chain, 0), (sequence_chain, 1)])
+                                       (sequence_chain, 0), (sequence_chain, 1),
+                                       (overlap_chain, 0)])
 def test_every_tensor_matches_tflite(make, seed: int, tmp_path: Path) -> None:
     graph = make(seed)
     out = tmp_path / "fw"

@@ -277,17 +277,26 @@ def lay_out(program: Program) -> Layout:
     sizes = {r: program.tensor(r).nbytes for r in roots}
     groups, accepted = _Groups(), []
     best, base = _first_fit(roots, sizes, first, last, groups)
-    for overlap in _overlaps(program, first, last, set(roots)):
-        trial = groups.copy()
-        trial.bind(overlap)
-        if not _consistent(trial, [*accepted, overlap], sizes, first, last):
-            continue
-        arena, trial_base = _first_fit(roots, sizes, first, last, trial)
-        if arena <= best:
-            best, base, groups = arena, trial_base, trial
-            accepted.append(overlap)
+    pending = _overlaps(program, first, last, set(roots))
+    # An overlap can pay off only once a neighbouring one is in place: retry until none is taken.
+    while pending:
+        taken = []
+        for overlap in pending:
+            trial = groups.copy()
+            trial.bind(overlap)
+            if not _consistent(trial, [*accepted, overlap], sizes, first, last):
+                continue
+            arena, trial_base = _first_fit(roots, sizes, first, last, trial)
+            if arena <= best:
+                best, base, groups = arena, trial_base, trial
+                accepted.append(overlap)
+                taken.append(overlap)
+        if not taken:
+            break
+        pending = [o for o in pending if o not in taken]
     plain, plain_base = _greedy(roots, sizes, first, last)
     if plain <= best:
+        # Without a strict gain, keep the planner's layout and every kernel in its own bytes.
         best, base, accepted = plain, plain_base, []
     layout.overlaps = accepted
     for r in roots:
