@@ -18,6 +18,9 @@ Usage::
 
     .venv/bin/python bench/estimator_bench.py [--per-space 50] [--seed 0] \
         [--out bench/results/estimator_bench.json]
+
+``--timing-only`` re-times the estimates of the same architectures (same seed) without
+converting again, and updates the timings in an existing results file.
 """
 
 from __future__ import annotations
@@ -116,6 +119,29 @@ def space_rows(name: str, count: int, seed: int) -> list[dict[str, Any]]:
         _keep_outlier(rows[-1], tflite, f"{name}_{k}")
         _progress(rows[-1], k, count)
     return rows
+
+
+def retime(path: Path, seed: int) -> dict[str, Any]:
+    """Re-time the estimates of the architectures in ``path`` (drawn again from the same seed)."""
+    import optuna
+
+    from tinynas.spaces import load_space
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    data = json.loads(path.read_text())
+    rows = data["rows"]
+    for name in dict.fromkeys(r["source"] for r in rows if r["source"] in SPACES):
+        space = load_space(name)
+        shape = space.model_input_shape(space.default_input_shape())
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        for row in (r for r in rows if r["source"] == name):
+            arch = space.suggest(study.ask())
+            if space.describe(arch) != row["model"]:
+                raise SystemExit(f"{name}: the space now draws {space.describe(arch)!r} where the "
+                                 f"results have {row['model']!r}; run the full benchmark again")
+            row["estimate_seconds"] = time_estimate(
+                lambda a=arch, s=space, sh=shape: estimate_graph(s.graph(a, sh, CLASSES)))
+    return {"summary": summarize(rows), "rows": rows}
 
 
 def _row(source: str, model: str, ops: int, predicted_bytes: int | None, tflite_bytes: int,
@@ -285,7 +311,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/estimator_bench.json")
+    parser.add_argument("--timing-only", action="store_true",
+                        help="re-time the estimates of the architectures in --out")
     args = parser.parse_args()
+    if args.timing_only:
+        result = retime(args.out, args.seed)
+        print_summary(result["summary"])
+        _write(args.out, result)
+        return
     rows: list[dict[str, Any]] = []
     for name in args.spaces.split(","):
         rows.extend(space_rows(name, args.per_space, args.seed))
@@ -293,10 +326,14 @@ def main() -> None:
         rows.extend(reference_rows(args.seed))
     summary = summarize(rows)
     print_summary(summary)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"summary": summary, "rows": rows}, indent=2) + "\n")
-    tmp.replace(args.out)
+    _write(args.out, {"summary": summary, "rows": rows})
+
+
+def _write(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(path)
 
 
 if __name__ == "__main__":

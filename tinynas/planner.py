@@ -97,32 +97,73 @@ class GreedyPlanner(MemoryPlanner):
     fragmenting the arena with small buffers at low offsets.
     """
 
+    #: Above this many buffers the search for overlapping buffers is vectorized.
+    VECTORIZE_ABOVE = 64
+
     def offsets(self) -> list[int]:
         """The greedy plan's offsets, in the order buffers were added."""
         buffers = self.buffers
         # TFLite Micro fills its sort array from the end, then bubble-sorts it (stable), so
         # equal sizes are placed last-added first.
         order = sorted(reversed(range(len(buffers))), key=lambda i: -buffers[i].size)
+        if len(buffers) > self.VECTORIZE_ABOVE:
+            return self._offsets_vectorized(order)
         result = [0] * len(buffers)
-        # Placed buffers alive at each time step, so a search meets only the buffers that
-        # overlap in time (TFLite Micro walks them all and skips the others: same result).
-        start = min((b.first for b in buffers), default=0)
-        alive: list[list[int]] = [[] for _ in range(max((b.last for b in buffers),
-                                                        default=0) - start + 1)]
-        rank = [0] * len(buffers)  # order of placement, which breaks ties between equal offsets
-        for placed_count, buffer_id in enumerate(order):
+        placed: list[int] = []  # ids by offset; equal offsets in order of placement
+        for buffer_id in order:
             wanted = buffers[buffer_id]
-            steps = alive[wanted.first - start:wanted.last - start + 1]
-            others = {i for step in steps for i in step}
             candidate = 0
-            for other_id in sorted(others, key=lambda i: (result[i], rank[i])):
+            for other_id in placed:
+                other = buffers[other_id]
+                if not wanted.overlaps(other):
+                    continue
                 if result[other_id] - candidate >= wanted.size:
                     break
-                candidate = max(candidate, result[other_id] + buffers[other_id].size)
+                candidate = max(candidate, result[other_id] + other.size)
             result[buffer_id] = candidate
-            rank[buffer_id] = placed_count
-            for step in steps:
-                step.append(buffer_id)
+            position = len(placed)
+            while position and result[placed[position - 1]] > candidate:
+                position -= 1
+            placed.insert(position, buffer_id)
+        return result
+
+    def _offsets_vectorized(self, order: list[int]) -> list[int]:
+        """The same search, with the buffers overlapping in time found by numpy.
+
+        TFLite Micro walks every placed buffer and skips those not alive at the same time; for
+        graphs of thousands of short-lived tensors (an unrolled GRU) the skipping dominates, so
+        here the overlapping ones are selected first and only they are walked, in the same order.
+        """
+        import numpy as np
+
+        buffers = self.buffers
+        n = len(buffers)
+        firsts = np.array([b.first for b in buffers])
+        lasts = np.array([b.last for b in buffers])
+        sizes = np.array([b.size for b in buffers])
+        placed_first = np.empty(n, dtype=np.int64)
+        placed_last = np.empty(n, dtype=np.int64)
+        placed_offset = np.empty(n, dtype=np.int64)
+        placed_end = np.empty(n, dtype=np.int64)
+        result = [0] * n
+        for count, buffer_id in enumerate(order):
+            wanted = buffers[buffer_id]
+            alive = np.flatnonzero((placed_first[:count] <= wanted.last)
+                                   & (placed_last[:count] >= wanted.first))
+            candidate = 0
+            if alive.size:
+                # Placement order breaks ties between equal offsets, as in TFLite Micro's list.
+                alive = alive[np.argsort(placed_offset[alive], kind="stable")]
+                offsets, ends = placed_offset[alive], placed_end[alive]
+                # The candidate before each buffer is the highest end met so far.
+                before = np.maximum.accumulate(np.concatenate(([0], ends[:-1])))
+                fits = np.flatnonzero(offsets - before >= wanted.size)
+                candidate = int(before[fits[0]] if fits.size else max(before[-1], ends[-1]))
+            result[buffer_id] = candidate
+            placed_first[count] = firsts[buffer_id]
+            placed_last[count] = lasts[buffer_id]
+            placed_offset[count] = candidate
+            placed_end[count] = candidate + sizes[buffer_id]
         return result
 
 

@@ -98,3 +98,16 @@ def test_greedy_plans_are_valid_and_between_the_bounds(raw: list[tuple[int, int,
     peak_alive = max(sum(s for s, f, last in buffers if f <= t <= last)
                      for t in range(0, 20))
     assert peak_alive <= greedy.max_size() <= _plan("linear", buffers).max_size()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 64), st.integers(0, 30), st.integers(0, 8)),
+                min_size=GreedyPlanner.VECTORIZE_ABOVE + 1, max_size=120))
+def test_vectorized_search_places_exactly_like_the_plain_one(
+        raw: list[tuple[int, int, int]]) -> None:
+    # Many equal sizes and offsets, so that the tie-breaking order is exercised too.
+    buffers = [(16 * (size // 16), first, first + length) for size, first, length in raw]
+    plain = _plan("greedy", buffers)
+    plain.VECTORIZE_ABOVE = len(buffers)  # type: ignore[misc]
+    fast = _plan("greedy", buffers)
+    assert fast.offsets() == plain.offsets()

@@ -98,7 +98,7 @@ def test_failure_while_writing_keeps_the_previous_export(tflite: bytes, tmp_path
         raise OSError("disk full")
 
     monkeypatch.setattr("tinynas.export._tflm.model_data_cc", broken)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(ExportError, match="cannot write the export: disk full"):
         export_bundle(serialize(image_chain(1)), out, ExportInfo())
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert _leftovers(tmp_path) == ["fw"]
@@ -123,6 +123,8 @@ def test_refuses_a_folder_that_is_not_an_export(tflite: bytes, tmp_path: Path) -
     (tmp_path / "file").write_text("x")
     with pytest.raises(ExportError, match="not a folder"):
         export_bundle(tflite, tmp_path / "file", INFO)
+    with pytest.raises(ExportError, match="cannot create"):
+        export_bundle(tflite, tmp_path / "file" / "fw", INFO)
 
 
 @pytest.mark.parametrize("name", ["../x", "a/b", "/etc/passwd", ".."])

@@ -49,7 +49,7 @@ def _arg(arg: TensorRef | ConstRef | Literal, layout: Layout) -> str:
     return f"{base} + {offset}" if offset else base
 
 
-def _describe(step: Step, program: Program) -> str:
+def _describe(step: Step) -> str:
     ins = ", ".join(str(i) for i in step.reads)
     outs = ", ".join(str(i) for i in step.writes)
     return f"{step.opcode}: tensors {ins} -> {outs}"
@@ -139,7 +139,7 @@ def model_source(program: Program, layout: Layout) -> str:
         traces = "".join(
             f"    TN_TRACE({k}, {t}, {_arg(TensorRef(t), layout)}, {program.tensor(t).nbytes});\n"
             for t in dict.fromkeys(step.writes) if last_write[t] == k)
-        calls.append(f"    /* {k}: {_describe(step, program)} */\n"
+        calls.append(f"    /* {k}: {_describe(step)} */\n"
                      f"    {step.kernel}({', '.join(args)});\n{traces}")
     parts.append("\nint tinynas_invoke(const int8_t *input, int8_t *output)\n{\n"
                  "    if (input == NULL || output == NULL) {\n        return -1;\n    }\n")

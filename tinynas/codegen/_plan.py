@@ -169,6 +169,8 @@ class _Groups:
     def bind(self, overlap: Overlap) -> None:
         """Place the target ``gap`` bytes below the source (merging their groups)."""
         g_src, g_dst = self._ensure(overlap.source), self._ensure(overlap.target)
+        if g_src == g_dst:
+            return
         shift = self.offset[overlap.source] - overlap.gap - self.offset[overlap.target]
         for m in self.members.pop(g_dst):
             self.group[m], self.offset[m] = g_src, self.offset[m] + shift

@@ -108,6 +108,10 @@ def export_bundle(tflite: bytes, out_dir: Path, info: ExportInfo,
         }
         _inside(staging, MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _replace(staging, out_dir)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ExportError(f"--out {out_dir}: cannot write the export: {exc.strerror or exc}"
+                          ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

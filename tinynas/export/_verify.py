@@ -173,7 +173,7 @@ class TensorCheck:
 
 
 def _read_trace(path: Path) -> list[list[tuple[int, int, bytes]]]:
-    """Trace records grouped per inference (a new inference starts at call 0... or wraps)."""
+    """Trace records grouped per inference (call numbers restart with every inference)."""
     raw = path.read_bytes()
     runs: list[list[tuple[int, int, bytes]]] = []
     pos, last_call = 0, None
@@ -295,7 +295,8 @@ def verify_bundle(folder: Path, inputs: int = 200, sanitize: bool = False,
 
 
 def _first_difference(folder: Path, graph: Graph, inputs: np.ndarray) -> str | None:
-    """Name the first kernel call whose output differs, for the mismatching inputs."""
+    """Name the first kernel call whose output differs, for the mismatching inputs (the host
+    program is rebuilt with tracing for that)."""
     from tinynas.codegen import lower
 
     diffs = [c for c in trace_tensors(folder, inputs) if c.differing]
