@@ -34,6 +34,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from tinynas import study as studies
 from tinynas.errors import StudyError
+from tinynas.processes import die_with_parent
 
 if TYPE_CHECKING:
     import optuna
@@ -213,18 +214,6 @@ def worker_command(storage: str, study_name: str, trials: int,
     return argv
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM (a clean stop) when the parent dies, even by SIGKILL."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: the worker then outlives a killed parent
-        pass
-
-
 @dataclass
 class _Worker:
     """One local worker process and its log file."""
@@ -241,7 +230,7 @@ class _Worker:
         self.process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, env=env,
             start_new_session=True,  # Ctrl-C reaches the parent only, which stops each worker once
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+            preexec_fn=die_with_parent(signal.SIGTERM))
         self.starts += 1
 
     def poll(self) -> int | None:

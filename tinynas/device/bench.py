@@ -216,7 +216,7 @@ def host_outputs(model_dir: Path, graph: Graph, inputs: np.ndarray,
         ExportError: The host build or run failed.
         MissingDependencyError: No host C compiler or ``make``.
     """
-    from tinynas.export._verify import build_host, run_host
+    from tinynas.export import build_host, run_host
 
     work = Path(build_dir) / "host"
     shutil.copytree(find_runtime(model_dir), work, dirs_exist_ok=True)

@@ -9,7 +9,6 @@ leaving the context, exceptions included.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -22,6 +21,7 @@ from types import TracebackType
 
 from tinynas.device.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, DeviceClient, connect
 from tinynas.errors import DeviceError, MissingDependencyError
+from tinynas.processes import die_with_parent
 
 #: QEMU machine per emulated core (the MPS2 FPGA images QEMU models).
 MACHINES = {"cortex-m3": "mps2-an385", "cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500"}
@@ -32,9 +32,6 @@ ICOUNT_SHIFT = 0
 _READY = "waiting for connection"
 _START_TIMEOUT_S = 15.0
 _PORT_ATTEMPTS = 5
-_PR_SET_PDEATHSIG = 1
-
-
 def instructions_per_tick(clock_hz: int = CLOCK_HZ, shift: int = ICOUNT_SHIFT) -> float:
     """Instructions QEMU executes per tick of a counter clocked at ``clock_hz``.
 
@@ -59,12 +56,6 @@ def qemu_binary() -> str:
         raise MissingDependencyError(
             "qemu-system-arm not found: install the Debian package qemu-system-arm")
     return path
-
-
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: a bench killed with SIGKILL takes QEMU along.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _free_port() -> int:
@@ -142,7 +133,8 @@ class Emulator:
         with open(self._log, "wb") as log:
             self._process = subprocess.Popen(
                 self.command(port), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+                stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=die_with_parent(signal.SIGKILL))
 
     def _wait_ready(self) -> bool:
         deadline = time.monotonic() + _START_TIMEOUT_S

@@ -9,9 +9,11 @@ from tinynas.export._verify import (
     Mismatch,
     TensorCheck,
     VerifyResult,
+    build_host,
+    run_host,
     trace_tensors,
     verify_bundle,
 )
 
-__all__ = ["MANIFEST", "ExportInfo", "Mismatch", "TensorCheck", "VerifyResult", "export_bundle",
-           "read_manifest", "trace_tensors", "verify_bundle"]
+__all__ = ["MANIFEST", "ExportInfo", "Mismatch", "TensorCheck", "VerifyResult", "build_host",
+           "export_bundle", "read_manifest", "run_host", "trace_tensors", "verify_bundle"]
