@@ -311,6 +311,7 @@ class Objective:
 
     def __init__(self, ctx: SearchContext):
         self.ctx = ctx
+        self._teacher_trial: int | None = None
 
     def __call__(self, trial: optuna.Trial) -> Sequence[float]:
         import optuna
@@ -399,6 +400,7 @@ class Objective:
                 best = t
         if best is None:
             return None
+        self._teacher_trial = best.number
         if best.number not in self.ctx.teacher_cache:
             import tempfile
 
@@ -442,6 +444,11 @@ class Objective:
 
             training = replace(training, epochs=ctx.epochs)
         teacher = self._teacher() if compression.distillation else None
+        if compression.distillation:
+            user = self.ctx.study.user_attrs.get("teacher_path")
+            source = user if user else (self._teacher_trial or None)
+            # Before the study's first trained model there is no teacher: say so.
+            trial.set_user_attr("distilled_from", source if teacher is not None else "none yet")
         started = time.perf_counter()
         probe, epochs = self._probe(trial, attrs, training.epochs)
         try:

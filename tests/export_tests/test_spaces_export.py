@@ -73,16 +73,9 @@ def _models(space_name: str) -> dict[str, bytes]:
 @pytest.mark.parametrize("space_name", space_names())
 def test_every_compression_path_runs_identically(space_name: str, tmp_path: Path) -> None:
     from tinynas.convert import quantize_input
-    from tinynas.errors import ModelFileError
     from tinynas.tflite_reader import read_tflite
 
-    try:
-        models = _models(space_name)
-    except ModelFileError as exc:
-        if "tfl.dequantize" not in str(exc):
-            raise
-        # The runtime lowers these float detours (test_codegen); the reader refuses them first.
-        pytest.xfail(f"the converted model has a float DEQUANTIZE detour: {exc}")
+    models = _models(space_name)
     for label, tflite in models.items():
         out = tmp_path / label.replace("+", "_").replace(":", "")
         export_bundle(tflite, out, ExportInfo(arch={"space": space_name}))

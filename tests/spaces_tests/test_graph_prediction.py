@@ -12,7 +12,10 @@ from ._int8 import assert_same_graph
 
 #: Sample shapes with sides that do not divide evenly, so SAME padding rounds up.
 SHAPES = {"ds_cnn": (10, 9, 1), "cnn": (9, 10, 2), "cnn1d": (19, 3), "gru": (11, 2)}
-ARCHS_PER_SPACE = 3
+#: With seed 6 these cover global average and max pooling, flatten, hidden dense layers,
+#: depthwise-separable and plain 1-D blocks, and GRUs with and without a strided front end, one
+#: and two layers.
+ARCHS_PER_SPACE = 2
 
 
 def randomize(model, rng: np.random.Generator) -> None:
@@ -33,7 +36,7 @@ def test_predicted_graph_is_the_converted_graph(space_name: str) -> None:
 
     space = load_space(space_name)
     shape = space.model_input_shape(SHAPES[space.config.family])
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=7))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=6))
     rng = np.random.default_rng(0)
     for _ in range(ARCHS_PER_SPACE):
         arch = space.suggest(study.ask())
