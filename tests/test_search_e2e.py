@@ -4,6 +4,7 @@ tflite-micro interpreter with the accuracy the study recorded."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,14 +16,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def searched(tmp_path_factory) -> tuple[str, str, Path]:
-    tmp = tmp_path_factory.mktemp("e2e")
-    storage = f"sqlite:///{tmp}/studies.db"
-    code = main(["search", "--board", "arduino_nano33_ble", "--space", "ds_cnn", "--dataset",
-                 "digits", "--trials", "3", "--storage", storage, "--study", "e2e",
-                 "--sampler", "random", "--seed", "1", "--epochs", "3"])
-    assert code == 0
-    return storage, "e2e", tmp
+def searched(digits_study) -> tuple[str, str, Path]:
+    return digits_study
 
 
 def test_trials_record_the_contract_attributes(searched) -> None:
@@ -50,12 +45,16 @@ def test_trials_record_the_contract_attributes(searched) -> None:
     assert any(t.user_attrs["trained"] for t in complete)
 
 
-def test_resume_tops_up(searched, capsys) -> None:
+def test_resume_tops_up(searched, capsys, tmp_path) -> None:
     import optuna
 
     from tinynas.study import open_study
 
-    storage, name, _ = searched
+    shared, name, _ = searched
+    # Resume a copy: the shared study stays as other tests expect it.
+    copy = tmp_path / "copy.db"
+    shutil.copy(shared.removeprefix("sqlite:///"), copy)
+    storage = f"sqlite:///{copy}"
     assert main(["search", "--board", "arduino_nano33_ble", "--space", "ds_cnn", "--dataset",
                  "digits", "--trials", "4", "--storage", storage, "--study", name,
                  "--sampler", "random", "--seed", "1", "--epochs", "3"]) == 0

@@ -1,4 +1,4 @@
-"""A real ``tinynas search`` (2 trials on digits, 2 epochs): each trained trial carries its
+"""A real ``tinynas search`` (3 trials on digits, 3 epochs): each trained trial carries its
 report and plots, the study report is written, and the dashboard serves all of it."""
 
 from __future__ import annotations
@@ -18,13 +18,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory) -> tuple[str, str, Path]:
-    folder = tmp_path_factory.mktemp("real")
-    storage = f"sqlite:///{folder}/studies.db"
-    assert main(["search", "--board", "arduino_nano33_ble", "--space", "ds_cnn", "--dataset",
-                 "digits", "--trials", "2", "--storage", storage, "--study", "real",
-                 "--sampler", "random", "--seed", "1", "--epochs", "2"]) == 0
-    return storage, "real", folder
+def real(digits_study) -> tuple[str, str, Path]:
+    return digits_study
 
 
 def test_report_of_a_real_search(real, capsys) -> None:
