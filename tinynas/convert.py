@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinynas.cstderr import capture_fd2
 from tinynas.errors import TrainingError
 
 if TYPE_CHECKING:
@@ -60,7 +61,9 @@ def to_int8_tflite(model: tf_keras.Model, input_shape: tuple[int, ...],
     # post-training quantization, or the graph (and its size) would depend on the method.
     converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     try:
-        raw = converter.convert()
+        # The converter prints progress lines from C++; keep them off the user's terminal.
+        with capture_fd2():
+            raw = converter.convert()
     except Exception as exc:  # the converter raises many unrelated types
         reason = str(exc).strip().splitlines()
         raise TrainingError(f"int8 conversion of {model.name!r} failed: "
@@ -79,7 +82,8 @@ def to_float_tflite(model: tf_keras.Model, input_shape: tuple[int, ...]) -> byte
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()],
                                                                 model)
     try:
-        return bytes(converter.convert())
+        with capture_fd2():
+            return bytes(converter.convert())
     except Exception as exc:  # the converter raises many unrelated types
         raise TrainingError(f"float conversion of {model.name!r} failed: {exc}") from None
 

@@ -20,7 +20,8 @@ def _prepare_environment() -> None:
         warnings.warn("TensorFlow was imported before tinynas.keras_env; tfmot needs "
                       "TF_USE_LEGACY_KERAS=1 set first", RuntimeWarning, stacklevel=3)
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # 3 hides the CUDA probe's "failed call to cuInit" on machines without a GPU driver.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # oneDNN custom ops make float results depend on the thread layout; off for reproducibility.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 

@@ -20,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tinynas.cstderr import capture_fd2
 from tinynas.errors import MissingDependencyError, ModelFileError
 
 #: Arena handed to the interpreter when only the recording matters (pages are never touched).
@@ -54,17 +55,9 @@ def allocation_report(tflite: bytes) -> str:
     except Exception as exc:  # the runtime raises unrelated types for malformed models
         raise ModelFileError(f"TFLite Micro cannot allocate the model: "
                              f"{str(exc).strip() or type(exc).__name__}") from None
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            interpreter.print_allocations()
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        capture.seek(0)
-        return capture.read().decode("utf-8", "replace")
+    with capture_fd2() as captured:
+        interpreter.print_allocations()
+    return captured.text
 
 
 def recorded_arena(tflite: bytes) -> int:
