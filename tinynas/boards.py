@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tinynas.errors import BoardFileError, unknown_name
-from tinynas.tomlfile import load_toml
+from tinynas.errors import BoardFileError
+from tinynas.tomlfile import load_toml, resolve, shipped_names
 
 #: Core families the latency model knows.
 CORES = ("cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "xtensa-lx6",
@@ -104,7 +104,7 @@ def load_board_file(path: Path) -> Board:
 
 def board_names() -> list[str]:
     """Names of the boards shipped in ``constraints/``."""
-    return sorted(p.stem for p in BOARDS_DIR.glob("*.toml"))
+    return shipped_names(BOARDS_DIR)
 
 
 def load_board(name_or_path: str) -> Board:
@@ -117,9 +117,4 @@ def load_board(name_or_path: str) -> Board:
         BoardFileError: The file is invalid.
         UnknownNameError: No such board name.
     """
-    if name_or_path.endswith(".toml") or "/" in name_or_path:
-        return load_board_file(Path(name_or_path))
-    path = BOARDS_DIR / f"{name_or_path}.toml"
-    if not path.is_file():
-        raise unknown_name("board", name_or_path, board_names())
-    return load_board_file(path)
+    return load_board_file(resolve(name_or_path, BOARDS_DIR, "board"))

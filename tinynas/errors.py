@@ -1,4 +1,5 @@
-"""Exception hierarchy. The command line turns every :class:`TinyNASError` into one line and exit 2."""
+"""Exception hierarchy. The command line turns every :class:`TinyNASError` into one line and
+exit status 2."""
 
 from __future__ import annotations
 

@@ -166,3 +166,29 @@ def load_toml(path: Path, error_cls: type[TinyNASError]) -> Section:
     except tomllib.TOMLDecodeError as exc:
         raise error_cls(f"{path}: malformed TOML: {exc}") from None
     return Section(path, "", data, error_cls)
+
+
+def shipped_names(folder: Path) -> list[str]:
+    """Names (file stems) of the ``.toml`` files shipped in ``folder``."""
+    return sorted(p.stem for p in folder.glob("*.toml"))
+
+
+def resolve(name_or_path: str, folder: Path, kind: str) -> Path:
+    """The file a ``--board``/``--space`` argument means: a path as given, or a shipped name.
+
+    Args:
+        name_or_path: A shipped name, or a path (anything with ``/`` or ending in ``.toml``).
+        folder: Where the shipped files live.
+        kind: What is looked up, for the error message (e.g. ``"board"``).
+
+    Raises:
+        UnknownNameError: Not a path, and no shipped file has that name.
+    """
+    from tinynas.errors import unknown_name
+
+    if name_or_path.endswith(".toml") or "/" in name_or_path:
+        return Path(name_or_path)
+    path = folder / f"{name_or_path}.toml"
+    if not path.is_file():
+        raise unknown_name(kind, name_or_path, shipped_names(folder))
+    return path

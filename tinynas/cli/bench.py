@@ -29,7 +29,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", help="dataset whose test split runs on the device (default: "
                                           "the one the bundle records)")
     parser.add_argument("--seed", type=int, default=None,
-                        help="split seed the model was trained with (default: the bundle's, else 0)")
+                        help="split seed the model was trained with "
+                             "(default: the bundle's, else 0)")
     parser.add_argument("--limit", type=int, help="run at most this many test samples")
     parser.add_argument("--random", type=int, default=0, metavar="N",
                         help="time N random inputs instead of a dataset (no accuracy)")

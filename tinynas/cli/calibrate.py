@@ -38,7 +38,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     unit = result.count_unit
     print(f"{result.core} profile fitted on {len(result.rows)} models ({unit} per inference)")
     held = any(r.held_out is not None for r in result.rows)
-    header = f"{'model':<28} {'measured':>12} {'before':>12} {'error':>8} {'after':>12} {'error':>8}"
+    header = (f"{'model':<28} {'measured':>12} {'before':>12} {'error':>8} {'after':>12} "
+              f"{'error':>8}")
     print(header + (f" {'held-out':>9}" if held else ""))
     for r in result.rows:
         line = (f"{r.model[:28]:<28} {r.measured:>12,.0f} {r.before:>12,.0f} "

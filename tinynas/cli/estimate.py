@@ -35,7 +35,8 @@ def _json_arg(text: str, flag: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SearchSpaceError(f"{flag}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        raise SearchSpaceError(
+            f"{flag}: not valid JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(value, dict):
         raise SearchSpaceError(f"{flag}: expected a JSON object, got {type(value).__name__}")
     return value
@@ -63,7 +64,8 @@ def _estimate(args: argparse.Namespace) -> int:
     try:
         arch = space.arch_from_dict(arch_dict)
     except (TypeError, ValueError) as exc:
-        raise SearchSpaceError(f"--params: not an architecture of space {space.name!r}: {exc}") from None
+        raise SearchSpaceError(
+            f"--params: not an architecture of space {space.name!r}: {exc}") from None
     if args.classes < 2:
         raise SearchSpaceError(f"--classes must be at least 2, got {args.classes}")
     if args.compression:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from tinynas.errors import SearchSpaceError, unknown_name
-from tinynas.tomlfile import Section, load_toml
+from tinynas.errors import SearchSpaceError
+from tinynas.tomlfile import Section, load_toml, resolve, shipped_names
 
 if TYPE_CHECKING:
     import optuna
@@ -50,7 +50,8 @@ class Arch:
         missing, extra = names - set(data), set(data) - names
         if missing or extra:
             raise SearchSpaceError(
-                f"architecture for {cls.__name__}: missing {sorted(missing)}, unknown {sorted(extra)}")
+                f"architecture for {cls.__name__}: missing {sorted(missing)}, "
+                f"unknown {sorted(extra)}")
         hints = typing.get_type_hints(cls)
         return cls(**{k: _typed(hints[k], v) for k, v in data.items()})
 
@@ -97,7 +98,8 @@ class Compression:
 
     def __post_init__(self) -> None:
         if self.quantization not in QUANTIZATIONS:
-            raise SearchSpaceError(f"quantization must be one of {QUANTIZATIONS}, got {self.quantization!r}")
+            raise SearchSpaceError(
+                f"quantization must be one of {QUANTIZATIONS}, got {self.quantization!r}")
         if self.pruning not in PRUNINGS:
             raise SearchSpaceError(f"pruning must be one of {PRUNINGS}, got {self.pruning!r}")
         if not 0.0 <= self.sparsity < 1.0:
@@ -348,7 +350,7 @@ def load_space_file(path: Path) -> SearchSpace:
 
 def space_names() -> list[str]:
     """Names of the spaces shipped in ``search_spaces/``."""
-    return sorted(p.stem for p in SPACES_DIR.glob("*.toml"))
+    return shipped_names(SPACES_DIR)
 
 
 def load_space(name_or_path: str) -> SearchSpace:
@@ -358,9 +360,4 @@ def load_space(name_or_path: str) -> SearchSpace:
         SearchSpaceError: The file is invalid.
         UnknownNameError: No such space name.
     """
-    if name_or_path.endswith(".toml") or "/" in name_or_path:
-        return load_space_file(Path(name_or_path))
-    path = SPACES_DIR / f"{name_or_path}.toml"
-    if not path.is_file():
-        raise unknown_name("search space", name_or_path, space_names())
-    return load_space_file(path)
+    return load_space_file(resolve(name_or_path, SPACES_DIR, "search space"))
