@@ -46,6 +46,7 @@ demo: install
 		--out firmware/build
 
 test: install-test system-packages
+	$(BIN)/ruff check tinynas
 	$(BIN)/python -m pytest -q -ra
 
 bench: install-test
