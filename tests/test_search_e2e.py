@@ -42,6 +42,8 @@ def test_trials_record_the_contract_attributes(searched) -> None:
                 assert key in t.user_attrs, key
             assert 0.0 <= t.user_attrs["accuracy_int8"] <= 1.0
             assert t.user_attrs["measured_arena_bytes"] > 0
+            # The estimate made before training predicted the converted file to the byte.
+            assert t.user_attrs["tflite_bytes"] == t.user_attrs["estimated_model_bytes"]
     assert any(t.user_attrs["trained"] for t in complete)
 
 

@@ -200,7 +200,7 @@ def estimate_graph(graph: Graph, board: Board | None = None, target: str = "mcu"
             output_shapes=tuple(graph.tensor(t).shape for t in op.outputs),
             macs=work.macs, weight_bytes=weights, bias_bytes=bias,
             scratch_bytes=arena.scratch[i], persistent_bytes=arena.persistent_per_op[i],
-            cycles=profile.op_cycles(work.op_class, work.work)))
+            cycles=profile.work_cycles(work)))
     cycles = profile.invoke_cycles + sum(op.cycles for op in ops)
     size = serialized_size(graph) if model_bytes is None else model_bytes
     runtime = runtime_code_bytes([op.opcode for op in graph.operators])

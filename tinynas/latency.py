@@ -2,7 +2,10 @@
 
 cycles = invoke overhead + sum over operators of (cycles per unit x work + per-operator overhead),
 where work is MACs for convolutions and fully connected layers and elements for the rest
-(:mod:`tinynas.opcount`). Latency in ms = cycles / (clock MHz x 1000).
+(:mod:`tinynas.opcount`). MAC operators also pay per output element (requantization, clamp and
+store: key ``"<class>/output"``) and convolutions per kernel row of each output (set-up of one
+clipped window row: key ``"<class>/row"``); charging MACs alone misjudges models whose layers
+are shallow or whose kernels are small. Latency in ms = cycles / (clock MHz x 1000).
 
 Default constants model TFLite Micro's portable reference kernels (no CMSIS-NN, no ESP-NN),
 which is what a firmware built from the pip-installed sources runs. Where a constant comes from a
@@ -23,6 +26,7 @@ from tinynas.opcount import CLASSES, op_work
 
 if TYPE_CHECKING:
     from tinynas.graph import Graph
+    from tinynas.opcount import OpWork
 
 #: Cortex-M4, reference kernels: cycles per unit of work by class.
 _M4_CYCLES_PER_UNIT = {
@@ -50,6 +54,15 @@ _M4_CYCLES_PER_UNIT = {
     "data": 2.0,
     # Assumption for operators the model does not know.
     "other": 20.0,
+    # Assumption: the per-MAC figures above are whole-model averages that already absorb most of
+    # the per-output requantization (MultiplyByQuantizedMultiplier with 64-bit products, clamp,
+    # store) and the window set-up, so the separate terms start small; calibration
+    # (`tinynas calibrate`) sizes them for the kernels a firmware actually runs.
+    "conv/output": 20.0,
+    "depthwise/output": 20.0,
+    "fully_connected/output": 20.0,
+    "conv/row": 5.0,
+    "depthwise/row": 5.0,
 }
 #: Assumption: kernel dispatch, eval-tensor lookups and parameter setup per operator invocation.
 _M4_OVERHEAD_PER_OP = 1200.0
@@ -92,10 +105,26 @@ class CoreProfile:
     observations: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def op_cycles(self, op_class: str, work: int) -> float:
-        """Cycles of one operator of ``op_class`` doing ``work`` units."""
+    def op_cycles(self, op_class: str, work: int, outputs: int = 0, rows: int = 0) -> float:
+        """Cycles of one operator of ``op_class`` doing ``work`` units.
+
+        Args:
+            op_class: Latency class.
+            work: Units of work (MACs for MAC operators).
+            outputs: Output elements of a MAC operator.
+            rows: Kernel rows of a convolution (output elements x kernel height).
+
+        Returns:
+            Cycles of the operator.
+        """
         return (self.cycles_per_unit.get(op_class, self.cycles_per_unit["other"]) * work
+                + self.cycles_per_unit.get(f"{op_class}/output", 0.0) * outputs
+                + self.cycles_per_unit.get(f"{op_class}/row", 0.0) * rows
                 + self.overhead_per_op.get(op_class, self.overhead_per_op["other"]))
+
+    def work_cycles(self, work: OpWork) -> float:
+        """Cycles of one operator whose work :func:`tinynas.opcount.op_work` counted."""
+        return self.op_cycles(work.op_class, work.work, work.outputs, work.rows)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready constants."""
@@ -173,20 +202,27 @@ def default_profile(core: str) -> CoreProfile:
 
 
 def graph_features(graph: Graph) -> dict[str, float]:
-    """Work and operator count per class: the columns the latency model is linear in."""
+    """The columns the latency model is linear in, summed over the graph.
+
+    ``work:<key>`` multiplies ``cycles_per_unit[<key>]`` (work, outputs and kernel rows per
+    class), ``ops:<class>`` multiplies ``overhead_per_op[<class>]``.
+    """
     features: dict[str, float] = {}
     for op in graph.operators:
         work = op_work(graph, op)
-        features[f"work:{work.op_class}"] = features.get(f"work:{work.op_class}", 0) + work.work
-        features[f"ops:{work.op_class}"] = features.get(f"ops:{work.op_class}", 0) + 1
+        for key, amount in ((f"work:{work.op_class}", work.work),
+                            (f"work:{work.op_class}/output", work.outputs),
+                            (f"work:{work.op_class}/row", work.rows),
+                            (f"ops:{work.op_class}", 1)):
+            if amount:
+                features[key] = features.get(key, 0) + amount
     return features
 
 
 def predict_cycles(profile: CoreProfile, graph: Graph) -> float:
     """Cycles per inference of ``graph`` under ``profile``."""
-    return profile.invoke_cycles + sum(
-        profile.op_cycles(w.op_class, w.work) for w in (op_work(graph, op)
-                                                        for op in graph.operators))
+    return profile.invoke_cycles + sum(profile.work_cycles(op_work(graph, op))
+                                       for op in graph.operators)
 
 
 def fit_profile(core: str, observations: list[tuple[Graph, float]],
@@ -217,10 +253,12 @@ def fit_profile(core: str, observations: list[tuple[Graph, float]],
     base = default_profile(core)
     columns: list[tuple[str, str]] = []
     rows = [graph_features(g) for g, _ in observations]
+    for key in base.cycles_per_unit:
+        if any(r.get(f"work:{key}", 0) for r in rows):
+            columns.append(("work", key))
     for cls in CLASSES:
-        for kind in ("work", "ops"):
-            if any(r.get(f"{kind}:{cls}", 0) for r in rows):
-                columns.append((kind, cls))
+        if any(r.get(f"ops:{cls}", 0) for r in rows):
+            columns.append(("ops", cls))
     prior = np.array([base.cycles_per_unit[c] if k == "work" else base.overhead_per_op[c]
                       for k, c in columns] + [base.invoke_cycles])
     design = np.array([[r.get(f"{k}:{c}", 0.0) for k, c in columns] + [1.0] for r in rows])

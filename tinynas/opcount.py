@@ -65,11 +65,17 @@ class OpWork:
         work: Units the latency model charges: MACs for MAC operators, window elements for
             pooling, input elements for reductions, output elements for the rest.
         op_class: The latency class (a key of a profile's constants).
+        outputs: Output elements of MAC operators, each requantized, clamped and stored once
+            (0 for the rest).
+        rows: Output elements times kernel height of convolutions: the kernel rows, each a
+            clipped window row whose set-up a kernel pays beside the MACs (0 for the rest).
     """
 
     macs: int
     work: int
     op_class: str
+    outputs: int = 0
+    rows: int = 0
 
 
 def op_class(opcode: str) -> str:
@@ -96,7 +102,11 @@ def op_work(graph: Graph, op: Operator) -> OpWork:
         source = graph.tensor(op.inputs[2])
         macs = source.elements * filt.elements // max(source.shape[-1], 1)
     if macs:
-        return OpWork(macs, macs, cls)
+        # OHWI and 1HWC weights alike: the kernel height is dimension 1.
+        height = 0
+        if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D") and len(weights.shape) == 4:
+            height = weights.shape[1]
+        return OpWork(macs, macs, cls, out_elements, out_elements * height)
     if cls == "pool":
         window = int(op.options.get("filter_height", 1)) * int(op.options.get("filter_width", 1))
         return OpWork(0, out_elements * window, cls)

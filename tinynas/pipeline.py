@@ -356,7 +356,7 @@ class Objective:
         twin = self._trained_twin(signature)
         if twin is not None:
             return self._reuse(trial, twin, attrs)
-        return self._train(trial, effective, compression, attrs)
+        return self._train(trial, arch, compression, attrs)
 
     def _values(self, attrs: dict[str, Any], accuracy: float) -> list[float]:
         merged = {**attrs, "accuracy_int8": accuracy}
@@ -431,6 +431,7 @@ class Objective:
 
     def _train(self, trial: optuna.Trial, arch: Arch, compression: Compression,
                attrs: dict[str, Any]) -> list[float]:
+        """Train ``arch`` (as sampled: channel pruning narrows it during training)."""
         import tempfile
 
         from tinynas.estimator import estimate_tflite

@@ -108,10 +108,11 @@ def front_table(groups: list[Cell]) -> str:
     rows = []
     for c in groups:
         for o in c.searches.get("nsga2", [])[:1]:
-            rows += [[c.dataset, c.board.name, o.seed, f"{p.accuracy:.3f}", _kb(p.ram_bytes),
-                      _kb(p.flash_bytes), f"{p.latency_ms:.1f}", p.label] for p in o.front]
-    return _table(["dataset", "board", "seed", "int8 acc", "RAM KB", "flash KB", "latency ms",
-                   "trial"], rows)
+            rows += [[c.setting, c.dataset, c.board.name, o.seed, f"{p.accuracy:.3f}",
+                      _kb(p.ram_bytes), _kb(p.flash_bytes), f"{p.latency_ms:.1f}", p.label]
+                     for p in o.front]
+    return _table(["setting", "dataset", "board", "seed", "int8 acc", "RAM KB", "flash KB",
+                   "latency ms", "trial"], rows)
 
 
 def render(data: dict[str, Any]) -> str:

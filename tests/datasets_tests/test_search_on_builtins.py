@@ -1,0 +1,32 @@
+"""Short searches on the sensor and keyword built-ins complete and train int8 models."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from tinynas import study as studies
+from tinynas.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("dataset,space", [("basic_motions", "cnn1d"), ("kws_synth", "ds_cnn")])
+def test_short_search_completes(tmp_path, capsys, dataset: str, space: str) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db"
+    assert main(["search", "--board", "arduino_nano33_ble", "--space", space, "--dataset",
+                 dataset, "--trials", "2", "--storage", storage, "--study", "s",
+                 "--sampler", "random", "--seed", "2", "--epochs", "2"]) == 0
+    study = studies.open_study(storage, "s")
+    complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(complete) == 2
+    trained = studies.trained_trials(study)
+    assert trained, "at least one candidate fits the board and is trained"
+    for t in trained:
+        assert t.user_attrs["arch"]["space"] == space
+        assert 0.0 <= t.user_attrs["accuracy_int8"] <= 1.0
+        # The estimate made before training is what the converted model measures (64-bit host
+        # figures differ from the 32-bit estimate, but both are positive and of one scale).
+        assert t.user_attrs["measured_arena_bytes"] > 0
+        assert t.user_attrs["tflite_bytes"] == t.user_attrs["estimated_model_bytes"]
+    assert study.user_attrs["dataset"] == dataset
