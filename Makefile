@@ -40,7 +40,8 @@ system-packages:
 
 demo: install
 	$(BIN)/tinynas search --board arduino_nano33_ble --space ds_cnn --dataset digits \
-		--trials 12 --timeout 420 --storage $(DEMO_STORAGE) --study $(DEMO_STUDY) --seed 0
+		--trials 10 --timeout 240 --epochs 10 --storage $(DEMO_STORAGE) \
+		--study $(DEMO_STUDY) --seed 0
 	$(BIN)/tinynas pareto --storage $(DEMO_STORAGE) --study $(DEMO_STUDY)
 	$(BIN)/tinynas export --storage $(DEMO_STORAGE) --study $(DEMO_STUDY) --trial best \
 		--out firmware/build
