@@ -58,8 +58,10 @@ def test_outputs_are_exact_and_counts_are_instructions(firmware: Firmware) -> No
         pid = emulator.pid
     assert (info.core, info.fpu, info.input_size, info.output_size) == ("cortex-m4", True, 64, 10)
     assert [r.output for r in results] == [dense_reference(x) for x in inputs]
-    ticks = {r.ticks for r in results}
-    assert len(ticks) == 1 and ticks.pop() > 0  # data-independent kernel, deterministic clock
+    ticks = [r.ticks for r in results]
+    # A data-independent kernel on an instruction-counted clock: equal counts up to the phase
+    # of the tick at which each invoke starts (idle time between requests moves it).
+    assert min(ticks) > 0 and max(ticks) - min(ticks) <= 1
     assert 0 < stats.stack_used < stats.stack_size and stats.invokes == 5
     # Two instructions per loop iteration: QEMU's SysTick counts 1 per 40 instructions.
     assert 2_000_000 * 2 / spin_ticks == pytest.approx(instructions_per_tick(), rel=1e-3)
