@@ -15,13 +15,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinynas.cstderr import capture_fd2
-from tinynas.errors import TrainingError
+from tinynas.errors import ModelFileError, TrainingError
 
 if TYPE_CHECKING:
     import tf_keras
 
 #: Samples the calibrator sees; more only slows conversion down.
 CALIBRATION_SAMPLES = 256
+
+
+#: Conversions tried before a model that is not full int8 is given up on.
+CONVERSION_ATTEMPTS = 3
 
 
 def to_int8_tflite(model: tf_keras.Model, input_shape: tuple[int, ...],
@@ -60,15 +64,26 @@ def to_int8_tflite(model: tf_keras.Model, input_shape: tuple[int, ...],
     # Quantization-aware training quantizes dense (and GRU) weights per tensor; so must
     # post-training quantization, or the graph (and its size) would depend on the method.
     converter._experimental_disable_per_channel_quantization_for_dense_layers = True
-    try:
-        # The converter prints progress lines from C++; keep them off the user's terminal.
-        with capture_fd2():
-            raw = converter.convert()
-    except Exception as exc:  # the converter raises many unrelated types
-        reason = str(exc).strip().splitlines()
-        raise TrainingError(f"int8 conversion of {model.name!r} failed: "
-                            f"{reason[0] if reason else type(exc).__name__}") from None
-    return normalize(serialize(canonicalize(read_tflite(raw, f"converted {model.name}"))))
+    problem = ""
+    for _ in range(CONVERSION_ATTEMPTS):
+        try:
+            # The converter prints progress lines from C++; keep them off the user's terminal.
+            with capture_fd2():
+                raw = converter.convert()
+        except Exception as exc:  # the converter raises many unrelated types
+            reason = str(exc).strip().splitlines()
+            raise TrainingError(f"int8 conversion of {model.name!r} failed: "
+                                f"{reason[0] if reason else type(exc).__name__}") from None
+        try:
+            graph = read_tflite(raw, f"converted {model.name}")
+        except ModelFileError as exc:
+            # Now and then the calibrator leaves an unrolled GRU step on a float detour
+            # (DEQUANTIZE); converting again gives a full-int8 model.
+            problem = str(exc)
+            continue
+        return normalize(serialize(canonicalize(graph)))
+    raise TrainingError(f"int8 conversion of {model.name!r} did not give a full-int8 model in "
+                        f"{CONVERSION_ATTEMPTS} attempts: {problem}")
 
 
 def to_float_tflite(model: tf_keras.Model, input_shape: tuple[int, ...]) -> bytes:
