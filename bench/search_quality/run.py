@@ -8,6 +8,7 @@ import platform
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -89,14 +90,23 @@ def run_grid(jobs: list[Job], out: Path, workdir: Path, workers: int,
     started = time.perf_counter()
     pending: dict[Future[dict[str, Any]], Job] = {}
     queue = list(todo)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                             initializer=_init_worker) as pool:
+    pool = _pool(workers)
+    try:
         while queue or pending:
             if budget_minutes is not None and time.perf_counter() - started > budget_minutes * 60:
                 queue.clear()
             while queue and len(pending) < workers:
                 job = queue.pop(0)
-                pending[pool.submit(_work, job, str(workdir))] = job
+                try:
+                    pending[pool.submit(_work, job, str(workdir))] = job
+                except BrokenProcessPool:
+                    # A worker died (out of memory, say): the others' jobs fail with it below;
+                    # the rest of the grid goes on in a new pool.
+                    queue.insert(0, job)
+                    pool.shutdown(cancel_futures=True)
+                    pool = _pool(workers)
+            if not pending:
+                continue
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 job = pending.pop(future)
@@ -110,4 +120,13 @@ def run_grid(jobs: list[Job], out: Path, workdir: Path, workers: int,
                 save_results(out, data)
                 print(f"[{time.perf_counter() - started:7.0f} s] {_describe(job, row)}",
                       file=sys.stderr, flush=True)
+    finally:
+        pool.shutdown(cancel_futures=True)
     return data
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes, each replaced after one job: a long search grows a TensorFlow process
+    by gigabytes (one worker reached 10 GB after four searches and was killed for memory)."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                               initializer=_init_worker, max_tasks_per_child=1)
