@@ -190,7 +190,9 @@ def channel_schedule(sparsity: float, steps: int) -> list[float]:
 def cluster(model: tf_keras.Model, clusters: int, preserve_sparsity: bool) -> tf_keras.Model:
     """Wrap convolution, dense and GRU layers for weight clustering (k-means++ centroids).
 
-    Layers with fewer weights than ``clusters`` stay unclustered.
+    Layers with fewer weights than ``clusters`` stay unclustered; with ``preserve_sparsity`` the
+    count is of non-zero weights (k-means++ seeds its centroids from those alone and fails when
+    they are fewer than the clusters).
 
     Args:
         model: A float model (pruning wrappers stripped).
@@ -203,9 +205,13 @@ def cluster(model: tf_keras.Model, clusters: int, preserve_sparsity: bool) -> tf
 
     layers = keras().layers
 
+    def enough_weights(layer: Any) -> bool:
+        weights = layer.get_weights()[:2 if isinstance(layer, layers.GRU) else 1]
+        counts = [np.count_nonzero(w) if preserve_sparsity else w.size for w in weights]
+        return min(counts) >= clusters
+
     def wrap(layer: Any) -> Any:
-        if isinstance(layer, layers.Conv2D | layers.Dense | layers.GRU) and \
-                min(w.size for w in layer.get_weights()[:1]) >= clusters:
+        if isinstance(layer, layers.Conv2D | layers.Dense | layers.GRU) and enough_weights(layer):
             return ck.cluster_weights(
                 layer, number_of_clusters=clusters, preserve_sparsity=preserve_sparsity,
                 cluster_centroids_init=ck.CentroidInitialization.KMEANS_PLUS_PLUS)

@@ -54,22 +54,28 @@ def to_int8_tflite(model: tf_keras.Model, input_shape: tuple[int, ...],
     samples = samples[:CALIBRATION_SAMPLES]
     fn = tf.function(lambda x: model(x, training=False),
                      input_signature=[tf.TensorSpec((1, *shape), tf.float32)])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()],
-                                                                model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([s[None]] for s in samples)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    # Quantization-aware training quantizes dense (and GRU) weights per tensor; so must
-    # post-training quantization, or the graph (and its size) would depend on the method.
-    converter._experimental_disable_per_channel_quantization_for_dense_layers = True
+    concrete = fn.get_concrete_function()
+
+    def int8_converter() -> Any:
+        # A converter is good for one conversion: the first leaves its temporary SavedModel
+        # directory set, and a second convert() then fails inside TensorFlow.
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([s[None]] for s in samples)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+        # Quantization-aware training quantizes dense (and GRU) weights per tensor; so must
+        # post-training quantization, or the graph (and its size) would depend on the method.
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
+        return converter
+
     problem = ""
     for _ in range(CONVERSION_ATTEMPTS):
         try:
             # The converter prints progress lines from C++; keep them off the user's terminal.
             with capture_fd2():
-                raw = converter.convert()
+                raw = int8_converter().convert()
         except Exception as exc:  # the converter raises many unrelated types
             reason = str(exc).strip().splitlines()
             raise TrainingError(f"int8 conversion of {model.name!r} failed: "
