@@ -47,6 +47,7 @@ class SearchConfig:
     teacher: Path | None = None
     profile: Path | None = None
     fidelity: str = "full"
+    warm_start: bool = True
 
 
 @dataclass
@@ -205,6 +206,10 @@ def prepare(config: SearchConfig) -> SearchContext:
                 study.set_user_attr(key, value)
             study.set_user_attr("latency_profile", profile.to_dict() if profile else None)
             study.set_metric_names([studies.OBJECTIVES[o][2] for o in objectives])
+            if config.warm_start:
+                warm = _enqueue_first_generation(study, config, board, space, input_shape,
+                                                 num_classes, profile)
+                study.set_user_attr("warm_start", warm)
         study.set_user_attr("trials", config.trials)
     return SearchContext(board=board, space=space, data=data, input_shape=input_shape,
                          num_classes=num_classes, study=study, objectives=objectives,
@@ -212,6 +217,32 @@ def prepare(config: SearchConfig) -> SearchContext:
                          epochs=existing.get("epochs") if existing else config.epochs,
                          profile=profile,
                          fidelity=existing.get("fidelity", "full") if existing else config.fidelity)
+
+
+def _enqueue_first_generation(study: optuna.Study, config: SearchConfig, board: Board,
+                              space: SearchSpace, input_shape: tuple[int, ...], num_classes: int,
+                              profile: CoreProfile | None) -> int:
+    """Enqueue the estimator-chosen first generation (:mod:`tinynas.warmstart`) of a new study
+    whose sampler has one; return how many candidates were enqueued."""
+    from tinynas.warmstart import first_generation
+
+    count = min(studies.FIRST_GENERATION.get(config.sampler, 0), config.trials)
+    if count == 0:
+        return 0
+
+    def usage(arch: Arch) -> tuple[float, int] | None:
+        est = estimate_arch(space, arch, input_shape, num_classes, board, profile)
+        shares = [1.0 + c for c in _fits(board, est)]
+        if max(shares) > 1.0:
+            return None
+        # The share of the board's box (RAM x flash x latency) the model leaves unused is what
+        # its hypervolume can cover: usage is the rest.
+        return 1.0 - math.prod(1.0 - s for s in shares), int(est.params)
+
+    chosen = first_generation(space, count, config.seed, usage)
+    for candidate in chosen:
+        study.enqueue_trial(candidate.params, user_attrs={"warm_start": True})
+    return len(chosen)
 
 
 def _existing_attrs(store: optuna.storages.BaseStorage, name: str) -> dict[str, Any] | None:

@@ -36,6 +36,10 @@ CONSTRAINTS_KEY = "constraints"
 
 SAMPLERS = ("nsga2", "tpe", "random")
 
+#: Trials a sampler draws before it learns from results (NSGA-II's population, TPE's start-up):
+#: the generation :mod:`tinynas.warmstart` chooses instead. Random search has none.
+FIRST_GENERATION = {"nsga2": 8, "tpe": 5}
+
 #: Seconds between heartbeats of a running trial, and after which a silent one is failed
 #: (environment variables TINYNAS_HEARTBEAT_INTERVAL and TINYNAS_HEARTBEAT_GRACE override them,
 #: for every worker started from that environment).
@@ -193,9 +197,10 @@ def make_sampler(name: str, seed: int | None, n_objectives: int) -> optuna.sampl
         raise unknown_name("sampler", name, list(SAMPLERS))
     with _quiet_optuna():
         if name == "nsga2":
-            return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
+            return optuna.samplers.NSGAIISampler(seed=seed,
+                                                 population_size=FIRST_GENERATION["nsga2"])
         if name == "tpe":
-            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5,
+            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=FIRST_GENERATION["tpe"],
                                               multivariate=True, group=True)
         return optuna.samplers.RandomSampler(seed=seed)
 

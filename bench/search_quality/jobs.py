@@ -18,7 +18,7 @@ TRIAL_ATTRS = ("trained", "reused_from", "accuracy_int8", "accuracy_float",
                "estimated_ram_bytes", "estimated_flash_bytes", "estimated_latency_ms", "macs",
                "params", "tflite_bytes", "measured_arena_bytes", "epochs", "train_seconds",
                "arch_summary", "compression_summary", "fail_reason", "probe_accuracy",
-               "promoted", "not_promoted")
+               "promoted", "not_promoted", "warm_start")
 
 
 class TrialClock:

@@ -46,6 +46,9 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fidelity", default="full",
                         help="full: every candidate gets the whole training budget; halving: a "
                              "short probe first, only promising candidates go on")
+    parser.add_argument("--no-warm-start", dest="warm_start", action="store_false",
+                        help="let the sampler draw its first generation at random instead of "
+                             "choosing it by estimate (new studies; random search never has one)")
     parser.add_argument("--workers", type=int, default=1,
                         help="local worker processes sharing the study")
     parser.set_defaults(func=_search)
@@ -67,7 +70,8 @@ def _search(args: argparse.Namespace) -> int:
         objectives=studies.parse_objectives(args.objectives), sampler=args.sampler,
         seed=args.seed, artifact_dir=Path(args.artifact_dir) if args.artifact_dir else None,
         epochs=args.epochs, teacher=Path(args.teacher) if args.teacher else None,
-        profile=Path(args.profile) if args.profile else None, fidelity=args.fidelity)
+        profile=Path(args.profile) if args.profile else None, fidelity=args.fidelity,
+        warm_start=args.warm_start)
     ctx = prepare(config)
     print(f"study {ctx.study.study_name!r} in {args.storage}: {ctx.space.name} on "
           f"{ctx.board.name} with {args.dataset} ({len(ctx.data.y_train)} train / "
