@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from math import prod
+from pathlib import Path
 from typing import Any
 
 from tinynas.errors import ModelFileError
@@ -16,6 +17,23 @@ from tinynas.tflite_schema import enum_names, options_fields, schema
 
 #: Tensor types that make a model a float (or hybrid) model rather than a full-int8 one.
 _FLOAT_TYPES = ("FLOAT32", "FLOAT16", "FLOAT64", "BFLOAT16")
+
+
+def model_file_bytes(path: str | Path) -> bytes:
+    """The bytes of a model file named on the command line.
+
+    Raises:
+        ModelFileError: The file is missing, a directory, or unreadable (one line, with the
+            path).
+    """
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path}: is a directory, expected a .tflite file") from None
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read: {exc.strerror}") from None
 
 
 def read_tflite(data: bytes, path: str = "<bytes>") -> Graph:

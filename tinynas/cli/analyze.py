@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tinynas.errors import ModelFileError, UnsupportedOperatorError
+from tinynas.errors import UnsupportedOperatorError
 
 if TYPE_CHECKING:
     from tinynas.boards import Board
@@ -29,23 +28,13 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=_analyze)
 
 
-def _read(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a directory, expected a .tflite file") from None
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read: {exc.strerror}") from None
-
-
 def _analyze(args: argparse.Namespace) -> int:
     from tinynas.boards import load_board
     from tinynas.estimator import estimate_tflite
+    from tinynas.tflite_reader import model_file_bytes
 
     board = load_board(args.board) if args.board else None
-    data = _read(args.model)
+    data = model_file_bytes(args.model)
     est = estimate_tflite(data, board, args.target, path=args.model)
     measured = _measure(data, board, est) if args.measure else None
     if args.json:

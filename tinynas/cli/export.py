@@ -47,9 +47,9 @@ def _export(args: argparse.Namespace) -> int:
         raise ExportError("give either a MODEL.tflite file or --study NAME (not both)")
     if model_path is not None:
         # The same reading, and the same refusals, as `tinynas analyze MODEL.tflite`.
-        from tinynas.cli.analyze import _read
+        from tinynas.tflite_reader import model_file_bytes
 
-        tflite, info, origin = _read(model_path), ExportInfo(), model_path
+        tflite, info, origin = model_file_bytes(model_path), ExportInfo(), model_path
     else:
         from tinynas.study import trial_model
 
