@@ -17,12 +17,13 @@ def _candidate(usage: float, params: int) -> WarmCandidate:
     return WarmCandidate({"u": usage, "p": params}, usage, params)
 
 
-def test_choose_spread_takes_the_largest_model_of_each_band() -> None:
+def test_choose_spread_takes_the_middle_of_each_band() -> None:
     pool = [_candidate(u / 10, p) for u, p in
-            [(1, 50), (2, 80), (3, 10), (4, 90), (5, 20), (6, 70), (7, 60), (8, 30), (9, 100)]]
+            [(9, 100), (1, 50), (2, 80), (3, 10), (4, 90), (5, 20), (6, 70), (7, 60), (8, 30)]]
     chosen = choose_spread(pool, 3)
     # Bands by usage: 0.1-0.3, 0.4-0.6, 0.7-0.9.
-    assert [(c.usage, c.model_params) for c in chosen] == [(0.2, 80), (0.4, 90), (0.9, 100)]
+    assert [(c.usage, c.model_params) for c in chosen] == [(0.2, 80), (0.5, 20), (0.8, 30)]
+    assert [c.usage for c in choose_spread(pool, 2)] == [0.3, 0.7]
     assert len(choose_spread(pool, 20)) == len(pool)
     assert choose_spread(pool, 0) == [] and choose_spread([], 4) == []
 
