@@ -14,6 +14,7 @@ from typing import Any
 from tinynas.errors import ModelFileError
 from tinynas.graph import DTYPE_BYTES, Graph, Operator, Tensor
 from tinynas.tflite_schema import enum_names, options_fields, schema
+from tinynas.userfiles import read_user_file
 
 #: Tensor types that make a model a float (or hybrid) model rather than a full-int8 one.
 _FLOAT_TYPES = ("FLOAT32", "FLOAT16", "FLOAT64", "BFLOAT16")
@@ -26,14 +27,7 @@ def model_file_bytes(path: str | Path) -> bytes:
         ModelFileError: The file is missing, a directory, or unreadable (one line, with the
             path).
     """
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a directory, expected a .tflite file") from None
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read: {exc.strerror}") from None
+    return read_user_file(path, ModelFileError, "a .tflite file")
 
 
 def read_tflite(data: bytes, path: str = "<bytes>") -> Graph:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tinynas.errors import TinyNASError
+from tinynas.userfiles import read_user_file
 
 
 class Section:
@@ -151,14 +152,7 @@ def load_toml(path: Path, error_cls: type[TinyNASError]) -> Section:
     Returns:
         The top-level table.
     """
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise error_cls(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise error_cls(f"{path}: is a directory, expected a .toml file") from None
-    except OSError as exc:
-        raise error_cls(f"{path}: cannot read: {exc.strerror}") from None
+    raw = read_user_file(path, error_cls, "a .toml file")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
