@@ -12,6 +12,7 @@ put in the canonical operator order (:mod:`tinynas.canonical`) and normalized
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +29,28 @@ CALIBRATION_SAMPLES = 256
 
 #: Conversions tried before a model that is not full int8 is given up on.
 CONVERSION_ATTEMPTS = 3
+
+
+def _batch1_converters(model: tf_keras.Model, shape: tuple[int, ...]) -> Callable[[], Any]:
+    """A factory of fresh converters for ``model`` traced with a batch of 1.
+
+    A converter is good for one conversion (with TensorFlow's SavedModel detour on, the first
+    leaves its temporary directory set and a second ``convert()`` fails), so every attempt asks
+    for a new one; the detour itself is switched off.
+    """
+    from tinynas.keras_env import tensorflow
+
+    tf = tensorflow()
+    fn = tf.function(lambda x: model(x, training=False),
+                     input_signature=[tf.TensorSpec((1, *shape), tf.float32)])
+    concrete = fn.get_concrete_function()
+
+    def fresh() -> Any:
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+        converter.experimental_lower_to_saved_model = False
+        return converter
+
+    return fresh
 
 
 def to_int8_tflite(model: tf_keras.Model, input_shape: tuple[int, ...],
@@ -54,15 +77,10 @@ def to_int8_tflite(model: tf_keras.Model, input_shape: tuple[int, ...],
     shape = tuple(int(d) for d in input_shape)
     samples = np.asarray(representative, dtype=np.float32).reshape((-1, *shape))
     samples = samples[:CALIBRATION_SAMPLES]
-    fn = tf.function(lambda x: model(x, training=False),
-                     input_signature=[tf.TensorSpec((1, *shape), tf.float32)])
-    concrete = fn.get_concrete_function()
+    converters = _batch1_converters(model, shape)
 
     def int8_converter() -> Any:
-        # A converter is good for one conversion: with the SavedModel detour on, the first
-        # leaves its temporary directory set and a second convert() fails inside TensorFlow.
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
-        converter.experimental_lower_to_saved_model = False
+        converter = converters()
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([s[None]] for s in samples)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -100,15 +118,7 @@ def to_int8_tflite(model: tf_keras.Model, input_shape: tuple[int, ...],
 
 def to_float_tflite(model: tf_keras.Model, input_shape: tuple[int, ...]) -> bytes:
     """Convert to a float32 ``.tflite`` (batch 1): the size the model would take unquantized."""
-    from tinynas.keras_env import tensorflow
-
-    tf = tensorflow()
-    shape = tuple(int(d) for d in input_shape)
-    fn = tf.function(lambda x: model(x, training=False),
-                     input_signature=[tf.TensorSpec((1, *shape), tf.float32)])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()],
-                                                                model)
-    converter.experimental_lower_to_saved_model = False
+    converter = _batch1_converters(model, tuple(int(d) for d in input_shape))()
     try:
         with capture_fd2():
             return bytes(converter.convert())
