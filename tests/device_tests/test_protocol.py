@@ -6,10 +6,12 @@ import struct
 import zlib
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tinynas.device.protocol import (
+    HEADER_BYTES,
+    TRAILER_BYTES,
     DeviceInfo,
     FaultReport,
     FrameDecoder,
@@ -59,12 +61,20 @@ def test_a_flipped_bit_is_never_read_as_data(payload: bytes, position: int, bit:
     assert [f.payload for f in frames] == [b"next"]
 
 
+@example(payload=b"1" + bytes(7), position=325)  # a shifted header that passes its CRC-8
 @settings(max_examples=60, deadline=None)
 @given(payload=st.binary(min_size=1, max_size=64), position=st.integers(0, 10_000))
 def test_a_dropped_byte_loses_only_its_frame(payload: bytes, position: int) -> None:
     good = encode_frame(0x83, 5, payload)
     index = position % len(good)
-    frames = FrameDecoder().feed(good[:index] + good[index + 1:] + encode_frame(0x81, 6, b"next"))
+    decoder = FrameDecoder()
+    frames = decoder.feed(good[:index] + good[index + 1:] + encode_frame(0x81, 6, b"next"))
+    if [f.payload for f in frames] != [b"next"]:
+        # A shifted header passes its CRC-8 one time in 256: the decoder then waits for the bytes
+        # its bogus length announces, and finds the next frame once they have come (the CRC-32
+        # fails). Nothing else may hold it back.
+        assert frames == [] and decoder.pending() > 0
+        frames = decoder.feed(bytes(HEADER_BYTES + 0xFFFF + TRAILER_BYTES))
     assert [f.payload for f in frames] == [b"next"]
 
 

@@ -119,9 +119,10 @@ def crash_scenario(tmp_path_factory, pg_server):
     tmp = tmp_path_factory.mktemp("crash")
     storage = pg_server.create_database("crash")
     space = tmp / "tiny.toml"
-    # Trials long enough that Ctrl-C reliably lands mid-trial even on a loaded machine.
-    space.write_text(TINY_SPACE.replace("epochs = 1", "epochs = 12")
-                     .replace("patience = 1", "patience = 12"))
+    # Trials long enough that Ctrl-C reliably lands mid-trial even on a loaded machine, and
+    # that no worker finishes a queued trial in the seconds the search takes to stop.
+    space.write_text(TINY_SPACE.replace("epochs = 1", "epochs = 24")
+                     .replace("patience = 1", "patience = 24"))
     out: dict = {"storage": storage}
     spawned: list[subprocess.Popen[str]] = []
     try:
