@@ -104,3 +104,28 @@ def test_the_search_trains_the_enqueued_candidates_first(tmp_path: Path) -> None
     for trial in trials:
         assert trial.user_attrs["warm_start"] is True and trial.user_attrs["trained"] is True
         assert trial.user_attrs["compression_summary"] in ("ptq", "qat")
+        assert trial.system_attrs["NSGAIISampler:generation"] == 0
+
+
+def test_the_warm_start_is_nsga2s_first_generation_and_parents_the_next(tmp_path: Path) -> None:
+    """The enqueued candidates sample no parameter, so NSGA-II would number no generation for
+    them; the search places them in generation 0, and the first trials after them are offspring
+    of theirs, not a random generation of the sampler's own."""
+    from tinynas import study as studies
+
+    ctx = prepare(_config(tmp_path, trials=12, study_name="ga"))
+    assert ctx.study.user_attrs["warm_start"] == 8
+
+    def objective(trial):  # type: ignore[no-untyped-def]
+        studies.join_generation(trial)  # what the search's objective does first
+        arch = ctx.space.suggest(trial)
+        ctx.space.suggest_compression(trial)
+        return (1.0 / (1 + len(arch.to_dict()["filters"])), float(trial.number), 0.0, 0.0)
+
+    ctx.study.optimize(objective, n_trials=12)
+    key = ctx.study.sampler._get_generation_key()
+    generations = [t.system_attrs.get(key) for t in ctx.study.get_trials()]
+    assert generations == [0] * 8 + [1] * 4
+    parents = ctx.study.sampler.get_parent_population(ctx.study, 1)
+    assert parents and {p.number for p in parents} <= set(range(8))
+    assert all(p.user_attrs.get("warm_start") for p in parents)

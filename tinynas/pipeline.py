@@ -351,6 +351,7 @@ class Objective:
         if _count_towards_budget(ctx.study, trial.number) >= ctx.trials:
             trial.set_user_attr("skipped", "the study already has its number of trials")
             raise optuna.TrialPruned("budget reached")
+        studies.join_generation(trial)
         space = ctx.space
         arch = space.suggest(trial)
         compression = space.suggest_compression(trial)
@@ -556,6 +557,7 @@ def run(ctx: SearchContext, timeout: float | None = None,
     deadline = None if timeout is None else time.monotonic() + timeout
     failures_in_a_row = 0
     while True:
+        workers.check_stop()
         counts = workers.trial_counts(ctx.study)
         if counts.complete >= ctx.trials:
             return

@@ -205,6 +205,26 @@ def make_sampler(name: str, seed: int | None, n_objectives: int) -> optuna.sampl
         return optuna.samplers.RandomSampler(seed=seed)
 
 
+def join_generation(trial: optuna.Trial) -> int | None:
+    """Place a trial whose parameters were all fixed in advance (an enqueued candidate: the
+    warm start, a queued retry) in its generation of a genetic sampler such as NSGA-II.
+
+    NSGA-II numbers a trial's generation only when it samples one of the trial's parameters. A
+    trial that samples none would belong to no generation: the warm start would never become
+    the parents of the first offspring, and the sampler would draw a random first generation of
+    its own after it.
+
+    Returns:
+        The trial's generation, or None when the sampler has no generations or the trial
+        samples some of its parameters (the sampler numbers those itself).
+    """
+    assign = getattr(trial.study.sampler, "get_trial_generation", None)
+    frozen = trial.storage.get_trial(trial._trial_id)
+    if assign is None or not frozen.system_attrs.get("fixed_params"):
+        return None
+    return int(assign(trial.study, frozen))
+
+
 def set_constraints(trial: optuna.Trial, values: Sequence[float]) -> None:
     """Store constraint values (above 0 = violated) where samplers and the dashboard read them."""
     trial.storage.set_trial_system_attr(trial._trial_id, CONSTRAINTS_KEY,

@@ -100,7 +100,7 @@ def run_one_trial(study: optuna.Study, objective: Callable[[optuna.Trial], Seque
     """Run one trial of ``objective`` (a queued retry first, if any) and return it.
 
     Any exception of the objective fails the trial and is recorded. Ctrl-C (or SIGTERM under
-    :func:`terminate_as_interrupt`) fails the running trial with ``fail_reason`` "interrupted",
+    :func:`stop_on_signals`) fails the running trial with ``fail_reason`` "interrupted",
     queues the same candidate again so that the next ``search`` or ``worker`` resumes with it,
     and is raised again.
 
@@ -126,6 +126,9 @@ def run_one_trial(study: optuna.Study, objective: Callable[[optuna.Trial], Seque
         if started:
             requeue_interrupted(study, started[-1])
         raise
+    # A stop whose KeyboardInterrupt was swallowed inside the trial: the trial stands as it
+    # ended, and no further one starts.
+    check_stop()
     return study._storage.get_trial(started[-1]) if started else None
 
 
@@ -187,21 +190,44 @@ def _quiet_interrupts() -> Iterator[None]:
             handler.removeFilter(log_filter)
 
 
+_stop = {"requested": False}
+
+
+def stop_requested() -> bool:
+    """Whether Ctrl-C or SIGTERM reached this process inside :func:`stop_on_signals`.
+
+    The flag outlives the ``KeyboardInterrupt`` it raised: library code that swallows the
+    exception (a ``__del__`` or a cleanup handler that catches everything) cannot make a worker
+    go on to start another trial.
+    """
+    return _stop["requested"]
+
+
+def check_stop() -> None:
+    """Raise ``KeyboardInterrupt`` if a stop was requested (see :func:`stop_requested`)."""
+    if _stop["requested"]:
+        raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C inside the block, so ``kill PID`` also stops a worker cleanly."""
+def stop_on_signals() -> Iterator[None]:
+    """Inside the block, Ctrl-C and SIGTERM (so ``kill PID`` too) raise ``KeyboardInterrupt``
+    and set a flag that :func:`check_stop` raises on again between trials."""
     def interrupt(signum: int, frame: object) -> None:
+        _stop["requested"] = True
         raise KeyboardInterrupt
 
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread: leave the default
+        previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave the defaults
         yield
         return
+    _stop["requested"] = False
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def worker_command(storage: str, study_name: str, trials: int,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import optuna
@@ -15,6 +17,9 @@ from tinynas.workers import (
     budget_in_flight,
     requeue_interrupted,
     run_local_workers,
+    run_one_trial,
+    stop_on_signals,
+    stop_requested,
     trial_counts,
 )
 
@@ -81,3 +86,29 @@ def test_a_trial_that_sampled_nothing_is_not_queued(plain_study) -> None:
     trial = study.ask()
     assert requeue_interrupted(study, trial._trial_id) is None
     assert trial_counts(study) == TrialCounts(complete=0, running=0, waiting=0)
+
+
+def test_a_swallowed_ctrl_c_still_stops_the_worker_after_its_trial(plain_study) -> None:
+    """Library code that catches the KeyboardInterrupt (a cleanup handler, a ``__del__``) must
+    not let the worker go on to another trial: the trial ends as it would have, and the stop
+    is raised once it has."""
+    from optuna.trial import TrialState
+
+    _, study = plain_study
+
+    def swallowing(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+        except KeyboardInterrupt:
+            pass
+        return x
+
+    with stop_on_signals():
+        with pytest.raises(KeyboardInterrupt):
+            run_one_trial(study, swallowing, timeout=None)
+        assert stop_requested()
+    assert [t.state for t in study.get_trials()] == [TrialState.COMPLETE]
+    assert trial_counts(study) == TrialCounts(complete=1, running=0, waiting=0)
+    with stop_on_signals():  # a new block starts without the old request
+        assert not stop_requested()

@@ -83,7 +83,10 @@ def _search(args: argparse.Namespace) -> int:
         run_local_workers(args.storage, ctx.study.study_name, args.trials, args.workers,
                           args.timeout)
     else:
-        _run(ctx, args.timeout)
+        from tinynas.workers import stop_on_signals
+
+        with stop_on_signals():
+            _run(ctx, args.timeout)
     _summary(ctx.study, args.storage)
     return 0
 
@@ -112,7 +115,7 @@ def _summary(study: object, storage: str) -> None:
 def _worker(args: argparse.Namespace) -> int:
     from tinynas.errors import StudyError
     from tinynas.pipeline import context_for_worker
-    from tinynas.workers import terminate_as_interrupt
+    from tinynas.workers import stop_on_signals
 
     if args.trials is not None and args.trials < 1:
         raise StudyError(f"--trials must be at least 1, got {args.trials}")
@@ -122,7 +125,7 @@ def _worker(args: argparse.Namespace) -> int:
     trials = args.trials or int(study.user_attrs.get("trials", 0)) or None
     if trials is None:
         raise StudyError("--trials is required: the study does not record a trial budget")
-    with terminate_as_interrupt():
+    with stop_on_signals():
         ctx = context_for_worker(args.storage, args.study, trials)
         _run(ctx, args.timeout)
     return 0
