@@ -274,7 +274,9 @@ class _Worker:
         return (self.lines() or ["no output"])[-1]
 
     def requeued_lines(self) -> list[str]:
-        return [ln for ln in self.lines() if ln.startswith(_REQUEUED_PREFIX)]
+        """The worker's "trial N interrupted; ... queued" messages, without whatever prefix a
+        log handler installed by a library (absl's, on the root logger) put before them."""
+        return [ln[ln.index(_REQUEUED_PREFIX):] for ln in self.lines() if _REQUEUED_PREFIX in ln]
 
     def signal(self, signum: int) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -87,7 +87,7 @@ def _retry_history(trial) -> list[int]:
     return trial.system_attrs.get("retry_history", [])
 
 
-def _wait_for(storage: str, name: str, accept, what: str, timeout: float = 120):
+def _wait_for(storage: str, name: str, accept, what: str, timeout: float = 300):
     """Poll the study until ``accept(trial)`` holds for a trial, and return that trial."""
     from tinynas.errors import StudyError
 
@@ -176,6 +176,9 @@ def test_ctrl_c_marks_the_trial_and_the_search_resumes_with_it(crash_scenario) -
     assert "Traceback" not in err, err
     lines = err.strip().splitlines()
     assert lines[-1] == "tinynas search: interrupted"
+    # The worker's own line, relayed by the search.
+    assert any(line.startswith(f"trial {s['interrupted']} interrupted; its candidate is queued "
+                               "as trial ") for line in lines), err
     before = s["after_interrupt"]
     assert Counter(t.state for t in before)[TrialState.RUNNING] == 0
     stopped = before[s["interrupted"]]
