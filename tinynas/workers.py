@@ -205,7 +205,7 @@ def stop_requested() -> bool:
 
 def check_stop() -> None:
     """Raise ``KeyboardInterrupt`` if a stop was requested (see :func:`stop_requested`)."""
-    if _stop["requested"]:
+    if stop_requested():
         raise KeyboardInterrupt
 
 
@@ -274,8 +274,8 @@ class _Worker:
         return (self.lines() or ["no output"])[-1]
 
     def requeued_lines(self) -> list[str]:
-        """The worker's "trial N interrupted; ... queued" messages, without whatever prefix a
-        log handler installed by a library (absl's, on the root logger) put before them."""
+        """The worker's "trial N interrupted; ... queued" messages, without any prefix a log
+        handler may have put before them."""
         return [ln[ln.index(_REQUEUED_PREFIX):] for ln in self.lines() if _REQUEUED_PREFIX in ln]
 
     def signal(self, signum: int) -> None:
