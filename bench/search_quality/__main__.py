@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", type=int, default=8, help="float training epochs")
     run.add_argument("--fidelity", default=None,
                      help="the search's fidelity schedule (full or halving), where supported")
+    run.add_argument("--space", default=None,
+                     help="search every dataset in this space instead of the dataset's own")
     run.add_argument("--seeds", default="0,1,2")
     run.add_argument("--datasets", default=",".join(DEFAULT_DATASETS))
     run.add_argument("--boards", default=",".join(DEFAULT_BOARDS))
@@ -76,7 +78,17 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
 
-        settings = Settings(trials=args.trials, epochs=args.epochs, fidelity=args.fidelity)
+        if args.space:
+            from tinynas.errors import TinyNASError
+            from tinynas.spaces import load_space
+
+            try:
+                load_space(args.space)
+            except TinyNASError as exc:
+                print(f"--space: {exc}", file=sys.stderr)
+                return 2
+        settings = Settings(trials=args.trials, epochs=args.epochs, fidelity=args.fidelity,
+                            space=args.space)
         grid = jobs(_names(args.datasets), _names(args.boards),
                     tuple(int(s) for s in _names(args.seeds)), _names(args.samplers), settings,
                     references=not args.no_references, order=args.order)

@@ -34,15 +34,19 @@ class Settings:
             fine-tune a quarter of this).
         fidelity: The search's fidelity schedule (``"full"`` or ``"halving"``); None where the
             pipeline has no such option.
+        space: The space every dataset is searched in; None for each dataset's own
+            (:data:`SPACE_FOR_DATASET`).
     """
 
     trials: int
     epochs: int
     fidelity: str | None = None
+    space: str | None = None
 
     def tag(self) -> str:
-        """A short label, e.g. ``t16-e8``."""
-        return f"t{self.trials}-e{self.epochs}" + (f"-{self.fidelity}" if self.fidelity else "")
+        """A short label, e.g. ``t16-e8`` (``t16-e8-mixed_cnn`` with a space of its own)."""
+        return (f"t{self.trials}-e{self.epochs}" + (f"-{self.fidelity}" if self.fidelity else "")
+                + (f"-{self.space}" if self.space else ""))
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class SearchJob:
     @property
     def space(self) -> str:
         """The space searched."""
-        return space_for(self.dataset)
+        return self.settings.space or space_for(self.dataset)
 
     def key(self) -> str:
         """Identifies the job's result in the results file."""

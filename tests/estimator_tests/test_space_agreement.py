@@ -15,7 +15,7 @@ import pytest
 from tinynas.estimator import estimate_graph
 from tinynas.measure import min_working_arena
 
-SPACES = ["ds_cnn", "cnn1d", "gru", "cnn"]
+SPACES = ["ds_cnn", "cnn1d", "gru", "cnn", "mixed_cnn"]
 PER_SPACE = 2
 #: Sample shapes other than the spaces' examples: a short sequence keeps the unrolled GRU small.
 SHAPES = {"gru": (24, 6)}

@@ -9,7 +9,8 @@ from tinynas.datasets import Dataset
 from tinynas.graph import Graph
 
 #: Per-sample shapes that every shipped space accepts, by family.
-SAMPLE_SHAPES = {"ds_cnn": (8, 8, 1), "cnn": (8, 8, 1), "cnn1d": (16, 3), "gru": (8, 3)}
+SAMPLE_SHAPES = {"ds_cnn": (8, 8, 1), "cnn": (8, 8, 1), "cnn1d": (16, 3), "gru": (8, 3),
+                 "mixed_cnn": (8, 8, 1)}
 
 
 def tensor_signature(graph: Graph, index: int) -> tuple:

@@ -17,6 +17,8 @@ from ._int8 import SAMPLE_SHAPES
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 CLASSES = 5
+#: Families of 2-D convolution stacks (images, audio features as images).
+IMAGE_FAMILIES = ("ds_cnn", "cnn", "mixed_cnn")
 
 
 @pytest.fixture(params=families())
@@ -106,11 +108,11 @@ def test_dataset_shape_that_does_not_fit_is_refused(space) -> None:
     wrong_rank = (4, 4, 3, 2)
     with pytest.raises(SearchSpaceError, match=f"search space '{space.name}'.*rank"):
         space.model_input_shape(wrong_rank)
-    too_small = (2, 2, 1) if family in ("ds_cnn", "cnn") else (2, 3)
+    too_small = (2, 2, 1) if family in IMAGE_FAMILIES else (2, 3)
     with pytest.raises(SearchSpaceError, match=r"at least|sequences of") as info:
         space.model_input_shape(too_small)
     assert str(space.config.path) in str(info.value) and "min_input" in str(info.value)
-    if family in ("ds_cnn", "cnn"):
+    if family in IMAGE_FAMILIES:
         with pytest.raises(SearchSpaceError, match="rank 3"):
             space.model_input_shape((16, 3))
     else:

@@ -11,7 +11,8 @@ from tinynas.spaces import load_space, space_names
 from ._int8 import assert_same_graph
 
 #: Sample shapes with sides that do not divide evenly, so SAME padding rounds up.
-SHAPES = {"ds_cnn": (10, 9, 1), "cnn": (9, 10, 2), "cnn1d": (19, 3), "gru": (11, 2)}
+SHAPES = {"ds_cnn": (10, 9, 1), "cnn": (9, 10, 2), "cnn1d": (19, 3), "gru": (11, 2),
+          "mixed_cnn": (11, 9, 1)}
 #: With seed 6 these cover global average and max pooling, flatten, hidden dense layers,
 #: depthwise-separable and plain 1-D blocks, and GRUs with and without a strided front end, one
 #: and two layers.

@@ -114,7 +114,7 @@ def test_required_key_is_named(write_file) -> None:
 
 
 def test_every_shipped_space_loads_and_is_listed(capsys: pytest.CaptureFixture[str]) -> None:
-    assert space_names() == ["cnn", "cnn1d", "ds_cnn", "gru"]
+    assert space_names() == ["cnn", "cnn1d", "ds_cnn", "gru", "mixed_cnn"]
     assert main(["spaces"]) == 0
     out = capsys.readouterr().out
     for name in space_names():

@@ -37,8 +37,11 @@ def _spaces(args: argparse.Namespace) -> int:
                            "description": s.config.description,
                            "input_ranks": list(s.config.input_ranks)} for s in spaces], indent=2))
         return 0
-    print(f"{'space':<12} {'family':<8} {'inputs':<8} description")
+    name_w = max(len("space"), *(len(s.name) for s in spaces))
+    family_w = max(len("family"), *(len(s.config.family) for s in spaces))
+    print(f"{'space':<{name_w}}  {'family':<{family_w}}  {'inputs':<8} description")
     for s in spaces:
         ranks = "/".join(f"{r}-D" for r in s.config.input_ranks)
-        print(f"{s.name:<12} {s.config.family:<8} {ranks:<8} {s.config.description}")
+        print(f"{s.name:<{name_w}}  {s.config.family:<{family_w}}  {ranks:<8} "
+              f"{s.config.description}")
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tinynas.spaces import cnn, cnn1d, ds_cnn, gru  # noqa: F401  (registration)
+from tinynas.spaces import cnn, cnn1d, ds_cnn, gru, mixed_cnn  # noqa: F401  (registration)
 from tinynas.spaces._base import (
     Arch,
     Compression,

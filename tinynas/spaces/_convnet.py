@@ -1,8 +1,9 @@
 """Convolution stacks: a first convolution, then blocks, global pooling or flatten, a classifier.
 
-Three families share this: ``ds_cnn`` (depthwise-separable blocks on images or audio features),
-``cnn`` (plain convolution blocks, the baseline) and ``cnn1d`` (1-D convolutions written as
-``(k, 1)`` 2-D ones, because the Model Optimization Toolkit and TFLite Micro support those).
+Four families share this: ``ds_cnn`` (depthwise-separable blocks on images or audio features),
+``cnn`` (plain convolution blocks, the baseline), ``mixed_cnn`` (each block plain or
+depthwise-separable, chosen per block) and ``cnn1d`` (1-D convolutions written as ``(k, 1)`` 2-D
+ones, because the Model Optimization Toolkit and TFLite Micro support those).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from tinynas.graph import Graph
 
 POOLINGS = ("avg", "max", "flatten")
+#: Block kinds whose architectures carry a ``separable`` field sampled from the space file.
+CHOSEN_KINDS = ("choice", "per_block")
 MAX_BLOCKS = 6
 MAX_KERNEL = 15
 
@@ -89,7 +92,8 @@ class ConvRanges:
         stride: Stride choices of the blocks.
         pooling: Pooling choices.
         head: Classifier choices.
-        separable: Depthwise-separable choices for the blocks (``cnn1d`` only).
+        separable: Depthwise-separable choices for the blocks (``choice`` and ``per_block``
+            kinds only).
     """
 
     min_input: tuple[int, ...]
@@ -109,7 +113,8 @@ class ConvStackSpace(SearchSpace):
     """Shared implementation; subclasses set :attr:`spatial_dims` and :attr:`block_kind`.
 
     ``block_kind`` is ``"separable"`` (depthwise then pointwise convolution), ``"plain"`` (one full
-    convolution) or ``"choice"`` (the architecture's ``separable`` field decides).
+    convolution), ``"choice"`` (the architecture's ``separable`` flag decides for every block) or
+    ``"per_block"`` (the architecture's ``separable`` tuple decides block by block).
     """
 
     spatial_dims: ClassVar[int] = 2
@@ -145,7 +150,7 @@ class ConvStackSpace(SearchSpace):
             stride=strides["stride"],
             pooling=section.str_list("pooling", ["avg"], choices=POOLINGS),
             head=parse_head(section),
-            separable=(_bool_choices(section, "separable") if cls.block_kind == "choice"
+            separable=(_bool_choices(section, "separable") if cls.block_kind in CHOSEN_KINDS
                        else ()),
         )
         section.check_unknown()
@@ -167,16 +172,21 @@ class ConvStackSpace(SearchSpace):
         first_stride = int(trial.suggest_categorical("first_stride", list(r.first_stride)))
         n_blocks = trial.suggest_int("blocks", r.blocks[0], r.blocks[1])
         lo, hi, step = r.filters
-        filters, kernels, strides = [], [], []
+        filters, kernels, strides, separable = [], [], [], []
         for i in range(n_blocks):
             filters.append(trial.suggest_int(f"b{i}_filters", lo, hi, step=step))
             kernels.append(int(trial.suggest_categorical(f"b{i}_kernel", list(r.kernel))))
             strides.append(int(trial.suggest_categorical(f"b{i}_stride", list(r.stride))))
+            if self.block_kind == "per_block":
+                separable.append(bool(trial.suggest_categorical(f"b{i}_separable",
+                                                                list(r.separable))))
         pooling = str(trial.suggest_categorical("pooling", list(r.pooling)))
         dense_units, dropout = suggest_head(trial, r.head)
         extra: dict[str, Any] = {}
         if self.block_kind == "choice":
             extra["separable"] = bool(trial.suggest_categorical("separable", list(r.separable)))
+        elif self.block_kind == "per_block":
+            extra["separable"] = tuple(separable)
         return self._arch(first_filters=first_filters, first_kernel=first_kernel,
                           first_stride=first_stride, filters=tuple(filters),
                           kernels=tuple(kernels), strides=tuple(strides), pooling=pooling,
@@ -189,6 +199,8 @@ class ConvStackSpace(SearchSpace):
         extra: dict[str, Any] = {}
         if self.block_kind == "choice":
             extra["separable"] = True in r.separable
+        elif self.block_kind == "per_block":
+            extra["separable"] = (True in r.separable,) * n
         pooling = next((p for p in ("avg", "max") if p in r.pooling), r.pooling[0])
         return self._arch(first_filters=r.first_filters[0], first_kernel=min(r.first_kernel),
                           first_stride=max(r.first_stride), filters=(r.filters[0],) * n,
@@ -241,10 +253,14 @@ class ConvStackSpace(SearchSpace):
         # TensorFlow's CPU depthwise convolution refuses unequal strides.
         return (s, s)
 
-    def _separable(self, arch: ConvArch) -> bool:
+    def _separable(self, arch: ConvArch) -> tuple[bool, ...]:
+        """Whether each block is depthwise-separable."""
+        n = len(arch.filters)
+        if self.block_kind == "per_block":
+            return tuple(getattr(arch, "separable"))  # noqa: B009  (only MixedCNNArch has it)
         if self.block_kind == "choice":
-            return bool(getattr(arch, "separable"))  # noqa: B009  (only CNN1DArch has it)
-        return self.block_kind == "separable"
+            return (bool(getattr(arch, "separable")),) * n  # noqa: B009  (only CNN1DArch has it)
+        return (self.block_kind == "separable",) * n
 
     # -- model -------------------------------------------------------------------------------
     def build(self, arch: Arch, input_shape: tuple[int, ...], num_classes: int) -> tf_keras.Model:
@@ -267,9 +283,8 @@ class ConvStackSpace(SearchSpace):
 
         inputs = layers.Input(tuple(input_shape), name="input")
         x = conv_bn_relu(inputs, "conv0", arch.first_filters, arch.first_kernel, arch.first_stride)
-        separable = self._separable(arch)
-        blocks = zip(arch.filters, arch.kernels, arch.strides, strict=True)
-        for i, (f, kern, s) in enumerate(blocks):
+        blocks = zip(arch.filters, arch.kernels, arch.strides, self._separable(arch), strict=True)
+        for i, (f, kern, s, separable) in enumerate(blocks):
             if separable:
                 x = conv_bn_relu(x, f"block{i}_dw", None, kern, s)
                 x = conv_bn_relu(x, f"block{i}_pw", f, 1, 1)
@@ -291,8 +306,8 @@ class ConvStackSpace(SearchSpace):
         x = b.input(tuple(input_shape))
         x = b.conv2d(x, arch.first_filters, self._window(arch.first_kernel),
                      self._stride(arch.first_stride))
-        separable = self._separable(arch)
-        for f, kern, s in zip(arch.filters, arch.kernels, arch.strides, strict=True):
+        blocks = zip(arch.filters, arch.kernels, arch.strides, self._separable(arch), strict=True)
+        for f, kern, s, separable in blocks:
             if separable:
                 x = b.depthwise_conv2d(x, self._window(kern), self._stride(s))
                 x = b.conv2d(x, f, (1, 1), (1, 1))
@@ -310,10 +325,9 @@ class ConvStackSpace(SearchSpace):
     def describe(self, arch: Arch) -> str:
         """E.g. ``conv 8 k3 s1 | ds 16 k3 s2 | avg | dense 32``."""
         assert isinstance(arch, ConvArch)
-        kind = "ds" if self._separable(arch) else "conv"
         parts = [f"conv {arch.first_filters} k{arch.first_kernel} s{arch.first_stride}"]
-        parts += [f"{kind} {f} k{k} s{s}"
-                  for f, k, s in zip(arch.filters, arch.kernels, arch.strides, strict=True)]
+        blocks = zip(arch.filters, arch.kernels, arch.strides, self._separable(arch), strict=True)
+        parts += [f"{'ds' if sep else 'conv'} {f} k{k} s{s}" for f, k, s, sep in blocks]
         parts.append(arch.pooling)
         head = describe_head(arch.dense_units, arch.dropout)
         return " | ".join(parts + ([head] if head else []))
