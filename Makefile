@@ -48,6 +48,7 @@ demo: install
 
 test: install-test system-packages
 	$(BIN)/ruff check tinynas
+	$(BIN)/mypy tinynas
 	$(BIN)/python -m pytest -q -ra
 
 bench: install-test

@@ -214,9 +214,9 @@ def plan_arena(graph: Graph, target: str = "mcu", kind: str = "greedy") -> Arena
 
     if scratch:
         alloc.persistent(layout.scratch_handle_bytes * len(scratch), layout.pointer_bytes)
-    for t in graph.tensors:
-        if t.variable:
-            alloc.persistent(t.nbytes, ARENA_ALIGNMENT)
+    for tensor in graph.tensors:
+        if tensor.variable:
+            alloc.persistent(tensor.nbytes, ARENA_ALIGNMENT)
     buffers, tensor_ids = _lifetimes(graph, scratch)
     memory = planner(kind)
     for size, first, last in buffers:
@@ -271,12 +271,12 @@ def _lifetimes(graph: Graph, scratch: list[tuple[int, int]]
     for t in graph.outputs:
         last[t] = end
     buffers, ids = [], []
-    for t in graph.tensors:
-        if t.constant or t.variable or t.nbytes == 0:
+    for tensor in graph.tensors:
+        if tensor.constant or tensor.variable or tensor.nbytes == 0:
             continue
         # A tensor no operator touches is still planned, with TFLite Micro's unset lifetime.
-        buffers.append((t.nbytes, first.get(t.index, -1), last.get(t.index, -1)))
-        ids.append(t.index)
+        buffers.append((tensor.nbytes, first.get(tensor.index, -1), last.get(tensor.index, -1)))
+        ids.append(tensor.index)
     for op_index, size in scratch:
         buffers.append((size, op_index + 1, op_index + 1))
         ids.append(-1)

@@ -93,7 +93,7 @@ def _is_weight_layer(layer: Any, dense_or_conv_only: bool = False) -> bool:
                 layer, layers.Conv2D | layers.Dense):
             return False
         kernel = layer.get_weights()[0]
-        return kernel.shape[-2] % 4 == 0
+        return bool(kernel.shape[-2] % 4 == 0)
     return isinstance(layer, layers.Conv2D | layers.Dense | layers.GRU) and not isinstance(
         layer, layers.DepthwiseConv2D)
 
@@ -208,7 +208,7 @@ def cluster(model: tf_keras.Model, clusters: int, preserve_sparsity: bool) -> tf
     def enough_weights(layer: Any) -> bool:
         weights = layer.get_weights()[:2 if isinstance(layer, layers.GRU) else 1]
         counts = [np.count_nonzero(w) if preserve_sparsity else w.size for w in weights]
-        return min(counts) >= clusters
+        return bool(min(counts) >= clusters)
 
     def wrap(layer: Any) -> Any:
         if isinstance(layer, layers.Conv2D | layers.Dense | layers.GRU) and enough_weights(layer):

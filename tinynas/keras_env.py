@@ -12,6 +12,7 @@ import os
 import sys
 import warnings
 from types import ModuleType
+from typing import cast
 
 
 def _prepare_environment() -> None:
@@ -33,7 +34,7 @@ def tensorflow() -> ModuleType:
 
     tf.get_logger().setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
-    return tf
+    return cast(ModuleType, tf)
 
 
 def keras() -> ModuleType:
@@ -41,7 +42,7 @@ def keras() -> ModuleType:
     tensorflow()
     import tf_keras
 
-    return tf_keras
+    return cast(ModuleType, tf_keras)
 
 
 def seed_everything(seed: int) -> None:

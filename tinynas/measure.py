@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from tinynas.cstderr import capture_fd2
 from tinynas.errors import MissingDependencyError, ModelFileError
@@ -31,7 +32,7 @@ _HEAD = re.compile(r"Arena allocation head (\d+) bytes")
 _TAIL = re.compile(r"Arena allocation tail (\d+) bytes")
 
 
-def _runtime():  # type: ignore[no-untyped-def]
+def _runtime() -> Any:
     try:
         from tflite_micro import runtime
     except ImportError:

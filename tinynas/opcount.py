@@ -104,7 +104,8 @@ def op_work(graph: Graph, op: Operator) -> OpWork:
     if macs:
         # OHWI and 1HWC weights alike: the kernel height is dimension 1.
         height = 0
-        if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D") and len(weights.shape) == 4:
+        if (op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D") and weights is not None
+                and len(weights.shape) == 4):
             height = weights.shape[1]
         return OpWork(macs, macs, cls, out_elements, out_elements * height)
     if cls == "pool":

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from tinynas.errors import StudyError, TinyNASError, unknown_name
 
@@ -21,8 +21,11 @@ if TYPE_CHECKING:
 
 DEFAULT_STORAGE = "sqlite:///studies/tinynas.db"
 
+#: Optuna's direction of an objective.
+Direction = Literal["maximize", "minimize"]
+
 #: Objective name -> (direction, trial user attribute, column label).
-OBJECTIVES: dict[str, tuple[str, str, str]] = {
+OBJECTIVES: dict[str, tuple[Direction, str, str]] = {
     "accuracy": ("maximize", "accuracy_int8", "int8 accuracy"),
     "ram": ("minimize", "estimated_ram_bytes", "RAM bytes"),
     "flash": ("minimize", "estimated_flash_bytes", "flash bytes"),
@@ -156,7 +159,7 @@ class _quiet_optuna:
         self._warnings.__enter__()
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         import optuna
 
         self._warnings.__exit__(*exc)

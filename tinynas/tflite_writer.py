@@ -189,6 +189,14 @@ def _offset(slot: int, child: _Child) -> _Field:
     return (slot, "offset", child)
 
 
+def _string_child(value: str) -> _Child:
+    return lambda w: w.string(value)
+
+
+def _scalars_child(kind: str, values: tuple[Any, ...]) -> _Child:
+    return lambda w: w.scalars(kind, values)
+
+
 def _ints(slot: int, values: tuple[int, ...] | list[int]) -> _Field:
     return _offset(slot, lambda w: w.scalars("Int32", values))
 
@@ -313,10 +321,10 @@ def _options_table(type_name: str, options: Mapping[str, Any]) -> _Child:
         if value is None:
             continue
         if field.kind == "String":
-            fields.append(_offset(field.slot, lambda w, v=str(value): w.string(v)))
+            fields.append(_offset(field.slot, _string_child(str(value))))
         elif field.kind.startswith("vector:"):
             kind = field.kind.split(":", 1)[1]
-            fields.append(_offset(field.slot, lambda w, k=kind, v=tuple(value): w.scalars(k, v)))
+            fields.append(_offset(field.slot, _scalars_child(kind, tuple(value))))
         else:
             if isinstance(value, str):
                 if field.enum is None:

@@ -353,4 +353,5 @@ def _as_probabilities(raw: np.ndarray) -> np.ndarray:
     if raw.min() >= 0 and np.allclose(raw.sum(axis=1), 1.0, atol=1e-3):
         return raw
     shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    probabilities: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
+    return probabilities

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from tinynas.errors import DeviceError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tinynas.device.bench import BenchResult
 
 EMULATED = ("cortex-m3", "cortex-m4", "cortex-m7")
@@ -87,7 +89,7 @@ def _profile(path: Path):  # type: ignore[no-untyped-def]
     return CoreProfile.load(path)
 
 
-def _progress():  # type: ignore[no-untyped-def]
+def _progress() -> Callable[[int, int], None] | None:
     if not sys.stderr.isatty():
         return None
 

@@ -116,6 +116,7 @@ def _overlaps(program: Program, first: dict[int, int], last: dict[int, int],
         if target not in arena or offset or writers[target] != [k] or \
                 program.tensor(step.writes[0]).nbytes != size:
             continue
+        positions: tuple[int, ...]
         if step.kernel in _WINDOW_KERNELS and step.params is not None:
             positions, gap = (0,), _window_gap(step.params[1])
         elif step.kernel in _ELEMENTWISE_INPUTS:
@@ -277,7 +278,8 @@ def lay_out(program: Program) -> Layout:
             last[root] = k
     roots = [r for r in first if r not in externals]
     sizes = {r: program.tensor(r).nbytes for r in roots}
-    groups, accepted = _Groups(), []
+    groups = _Groups()
+    accepted: list[Overlap] = []
     best, base = _first_fit(roots, sizes, first, last, groups)
     pending = _overlaps(program, first, last, set(roots))
     # An overlap can pay off only once a neighbouring one is in place: retry until none is taken.

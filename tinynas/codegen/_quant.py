@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import math
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def mean_multiplier(real: float, count: int) -> tuple[int, int]:
     return (multiplier << extra) // count, shift - extra
 
 
-def f32(x: float) -> float:
+def f32(x: float | np.floating[Any]) -> float:
     """Round a double to single precision, as a C++ ``static_cast<float>`` does."""
     return float(np.float32(x))
 

@@ -56,8 +56,8 @@ def elide_float_round_trips(graph: Graph) -> Graph:
         for k in consumers.get(index, []):
             op = graph.operators[k]
             if op.opcode == "QUANTIZE":
-                out = graph.tensors[op.outputs[0]]
-                if (out.scale[:1], out.zero_point[:1]) != quant[index]:
+                target = graph.tensors[op.outputs[0]]
+                if (target.scale[:1], target.zero_point[:1]) != quant[index]:
                     raise UnsupportedOperatorError(
                         f"QUANTIZE (operator {k}) rescales a float tensor to other quantization "
                         "than it was dequantized from; the runtime supports only exact round "

@@ -66,14 +66,15 @@ def pareto_png(points: Sequence[TrialPoint], limits: Limits | None) -> bytes:
                        marker="x", color=GREY, s=30, label="over a limit, not trained")
         others = [p for p in trained if not p.pareto]
         ax.scatter([p.value(resource) / div for p in others],
-                   [p.accuracy for p in others],
+                   [p.accuracy or 0.0 for p in others],
                    color=[TRAINED if p.feasible else GREY for p in others], alpha=0.75, s=34,
                    label="trained")
         front = [p for p in trained if p.pareto]
         if front:
             _staircase(ax, [(p.value(resource) / div, p.accuracy or 0.0)
                             for p in trained if p.feasible])
-            ax.scatter([p.value(resource) / div for p in front], [p.accuracy for p in front],
+            ax.scatter([p.value(resource) / div for p in front],
+                       [p.accuracy or 0.0 for p in front],
                        color=PARETO, s=70, edgecolor="white", linewidth=1.2, zorder=4,
                        label="Pareto-optimal")
             for p in front:

@@ -97,7 +97,7 @@ def narrowed(arch: A, compression: Compression, width_fields: tuple[str, ...]) -
         value = getattr(arch, name)
         changes[name] = (tuple(pruned_width(v, compression) for v in value)
                          if isinstance(value, tuple) else pruned_width(value, compression))
-    return dataclasses.replace(arch, **changes)
+    return dataclasses.replace(arch, **changes)  # type: ignore[type-var]
 
 
 def describe_head(dense_units: int, dropout: float) -> str:

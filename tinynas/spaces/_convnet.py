@@ -227,9 +227,10 @@ class ConvStackSpace(SearchSpace):
                 ``min_input``.
         """
         super().model_input_shape(data_shape)
+        shape: tuple[int, ...]
         if self.spatial_dims == 1:
-            shape = sequence_shape(self.name, data_shape)
-            shape = (shape[0], 1, shape[1])
+            length, channels = sequence_shape(self.name, data_shape)
+            shape = (length, 1, channels)
         elif len(data_shape) == 3:
             shape = tuple(data_shape)
         else:
