@@ -9,6 +9,7 @@ training never heard; speed, pitch, onset and level vary per clip.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -17,7 +18,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -241,11 +244,26 @@ def load_kws_synth(seed: int = 0, limit: int | None = None) -> Dataset:
         missing = tools_missing()
         if missing:
             raise MissingDependencyError(f"kws_synth: {missing}")
-        log.warning("generating kws_synth into %s (once)", root)
-        if root.is_dir() and not any(root.iterdir()):
-            root.rmdir()
-        generate(root)
+        with _generation_lock(root):
+            # Another process (a parallel search job) may have generated it while we waited.
+            if not (root / MANIFEST).is_file():
+                log.warning("generating kws_synth into %s (once)", root)
+                if root.is_dir() and not any(root.iterdir()):
+                    root.rmdir()
+                generate(root, per_word=DEFAULT_PER_WORD)
     return load_synth_folder(root, seed, limit)
+
+
+@contextmanager
+def _generation_lock(root: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a sibling of ``root`` so one process generates at a time."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f".{root.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def load_synth_folder(root: Path, seed: int = 0, limit: int | None = None) -> Dataset:
