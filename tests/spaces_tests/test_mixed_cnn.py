@@ -58,5 +58,21 @@ def test_sampling_mixes_kinds_within_one_model() -> None:
     archs = [space.suggest(study.ask()) for _ in range(60)]
     assert any(len(set(a.separable)) == 2 for a in archs)
     assert {len(a.filters) for a in archs} == set(range(7))
+    assert {a.pooling for a in archs if a.filters} == {"avg", "flatten"}
     for a in archs:
         assert space.arch_from_dict(a.to_dict()) == a
+
+
+def test_zero_block_models_are_flattened_not_pooled() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = load_space("mixed_cnn")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    stems = []
+    for _ in range(80):
+        trial = study.ask()
+        arch = space.suggest(trial)
+        if not arch.filters:
+            stems.append(arch)
+            assert "pooling" not in trial.params
+    assert stems and {a.pooling for a in stems} == {"flatten"}
+    assert space.smallest().pooling == "flatten" and space.smallest().filters == ()
