@@ -50,7 +50,6 @@ def test_first_generation_fits_the_board_and_spans_it(board_name: str) -> None:
     assert usages[0] <= sorted(seen)[len(seen) // 8] and usages[-1] >= sorted(seen)[-len(seen) // 8]
     for c in chosen:
         assert {k: c.params[k] for k in plain_choices(space)} == plain_choices(space)
-        assert "sparsity" not in c.params
     assert [c.params for c in first_generation(space, 8, 0, usage, draws=128)] == \
         [c.params for c in chosen]
     assert [c.params for c in first_generation(space, 8, 1, usage, draws=128)] != \
@@ -62,7 +61,8 @@ def test_nothing_fits_gives_an_empty_generation() -> None:
 
 
 def _config(tmp_path: Path, trials: int = 5, **kw) -> SearchConfig:  # type: ignore[no-untyped-def]
-    return SearchConfig(board="nucleo_l432kc", space="ds_cnn", dataset="digits", trials=trials,
+    kw.setdefault("space", "ds_cnn")
+    return SearchConfig(board="nucleo_l432kc", dataset="digits", trials=trials,
                         storage=f"sqlite:///{tmp_path / 'ws.db'}", **kw)
 
 
@@ -111,9 +111,21 @@ def test_the_warm_start_is_nsga2s_first_generation_and_parents_the_next(tmp_path
     """The enqueued candidates sample no parameter, so NSGA-II would number no generation for
     them; the search places them in generation 0, and the first trials after them are offspring
     of theirs, not a random generation of the sampler's own."""
+    ctx = _bred(tmp_path, "ds_cnn", 12)
+    key = ctx.study.sampler._get_generation_key()
+    generations = [t.system_attrs.get(key) for t in ctx.study.get_trials()]
+    assert generations == [0] * 8 + [1] * 4
+    parents = ctx.study.sampler.get_parent_population(ctx.study, 1)
+    assert parents and {p.number for p in parents} <= set(range(8))
+    assert all(p.user_attrs.get("warm_start") for p in parents)
+
+
+def _bred(tmp_path: Path, space: str, trials: int):  # type: ignore[no-untyped-def]
+    """A study of ``space`` after ``trials`` trials of NSGA-II, the warm start first, scored
+    by architecture alone (no training)."""
     from tinynas import study as studies
 
-    ctx = prepare(_config(tmp_path, trials=12, study_name="ga"))
+    ctx = prepare(_config(tmp_path, trials=trials, study_name="ga", space=space))
     assert ctx.study.user_attrs["warm_start"] == 8
 
     def objective(trial):  # type: ignore[no-untyped-def]
@@ -122,10 +134,19 @@ def test_the_warm_start_is_nsga2s_first_generation_and_parents_the_next(tmp_path
         ctx.space.suggest_compression(trial)
         return (1.0 / (1 + len(arch.to_dict()["filters"])), float(trial.number), 0.0, 0.0)
 
-    ctx.study.optimize(objective, n_trials=12)
-    key = ctx.study.sampler._get_generation_key()
-    generations = [t.system_attrs.get(key) for t in ctx.study.get_trials()]
-    assert generations == [0] * 8 + [1] * 4
-    parents = ctx.study.sampler.get_parent_population(ctx.study, 1)
-    assert parents and {p.number for p in parents} <= set(range(8))
-    assert all(p.user_attrs.get("warm_start") for p in parents)
+    ctx.study.optimize(objective, n_trials=trials)
+    return ctx
+
+
+@pytest.mark.parametrize("space", ["ds_cnn", "mixed_cnn"])
+def test_offspring_inherit_every_gene(tmp_path: Path, space: str) -> None:
+    """NSGA-II breeds the parameters every finished trial has; the rest it draws at random.
+    The warm start spans several depths, so without inactive genes no block parameter past
+    the shallowest model's (none at all for a zero-block model) would be bred."""
+    ctx = _bred(tmp_path, space, 10)
+    trials = ctx.study.get_trials()
+    assert len({frozenset(t.params) for t in trials}) == 1
+    assert len({t.params["blocks"] for t in trials[:8]}) > 1
+    bred = ctx.study.sampler.infer_relative_search_space(ctx.study, trials[-1])
+    assert set(bred) == {n for n, d in trials[0].distributions.items() if not d.single()}
+    assert {f"b{i}_filters" for i in range(6)} <= set(bred)

@@ -86,12 +86,14 @@ def first_generation(space: SearchSpace, count: int, seed: int, usage: Usage,
         scratch.enqueue_trial(fixed)
         trial = scratch.ask()
         arch = space.suggest(trial)
-        effective = space.effective_arch(arch, space.suggest_compression(trial))
+        compression = space.suggest_compression(trial)
+        effective = space.effective_arch(arch, compression)
         scratch.tell(trial, state=optuna.trial.TrialState.PRUNED)
         measured = usage(effective)
         if measured is None:
             continue
-        key = repr(sorted(trial.params.items()))
+        # Candidates that differ in inactive genes only are one model.
+        key = repr((effective, compression))
         fits.setdefault(key, WarmCandidate(dict(trial.params), measured[0], measured[1]))
     return choose_spread(list(fits.values()), count)
 

@@ -73,6 +73,5 @@ def test_zero_block_models_are_flattened_not_pooled() -> None:
         arch = space.suggest(trial)
         if not arch.filters:
             stems.append(arch)
-            assert "pooling" not in trial.params
     assert stems and {a.pooling for a in stems} == {"flatten"}
     assert space.smallest().pooling == "flatten" and space.smallest().filters == ()

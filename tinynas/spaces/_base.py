@@ -190,7 +190,15 @@ class SearchSpace(ABC):
 
     @abstractmethod
     def suggest(self, trial: optuna.Trial) -> Arch:
-        """Sample an architecture with ``trial.suggest_*``."""
+        """Sample an architecture with ``trial.suggest_*``.
+
+        Every parameter the space file allows is sampled in every trial, including those the
+        other choices switch off (the widths of blocks past ``blocks``, a front end's kernel
+        when it has no filters, the sparsity of an unpruned model): inactive genes. Optuna's
+        NSGA-II breeds only the parameters every earlier trial has; a parameter that only some
+        trials sample is drawn at random for every offspring, so without inactive genes the
+        offspring of a search over depths inherited no block's width, kernel or stride.
+        """
 
     @abstractmethod
     def smallest(self) -> Arch:
@@ -241,14 +249,13 @@ class SearchSpace(ABC):
         c = self.config.compression
         quantization = trial.suggest_categorical("quantization", list(c.quantization))
         pruning = trial.suggest_categorical("pruning", list(c.pruning))
-        sparsity = 0.0
-        if pruning != "none":
-            if pruning == "2:4":
-                sparsity = 0.5
-            elif c.sparsity[1] > c.sparsity[0]:
-                sparsity = trial.suggest_float("sparsity", c.sparsity[0], c.sparsity[1], step=0.05)
-            else:
-                sparsity = c.sparsity[0]
+        # Sampled even where the pruning kind ignores it (see SearchSpace.suggest).
+        sparsity = (trial.suggest_float("sparsity", c.sparsity[0], c.sparsity[1], step=0.05)
+                    if c.sparsity[1] > c.sparsity[0] else c.sparsity[0])
+        if pruning == "none":
+            sparsity = 0.0
+        elif pruning == "2:4":
+            sparsity = 0.5
         clusters = trial.suggest_categorical("clusters", list(c.clusters))
         distillation = trial.suggest_categorical("distillation", list(c.distillation))
         return Compression(quantization=quantization, pruning=pruning, sparsity=round(sparsity, 4),

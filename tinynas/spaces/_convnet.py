@@ -173,15 +173,19 @@ class ConvStackSpace(SearchSpace):
         n_blocks = trial.suggest_int("blocks", r.blocks[0], r.blocks[1])
         lo, hi, step = r.filters
         filters, kernels, strides, separable = [], [], [], []
-        for i in range(n_blocks):
+        # Every block the space allows is sampled; those past ``blocks`` are inactive genes
+        # (see SearchSpace.suggest).
+        for i in range(r.blocks[1]):
             filters.append(trial.suggest_int(f"b{i}_filters", lo, hi, step=step))
             kernels.append(int(trial.suggest_categorical(f"b{i}_kernel", list(r.kernel))))
             strides.append(int(trial.suggest_categorical(f"b{i}_stride", list(r.stride))))
             if self.block_kind == "per_block":
                 separable.append(bool(trial.suggest_categorical(f"b{i}_separable",
                                                                 list(r.separable))))
-        pooling = (self._stem_only_pooling() if n_blocks == 0 else None) or str(
-            trial.suggest_categorical("pooling", list(r.pooling)))
+        del filters[n_blocks:], kernels[n_blocks:], strides[n_blocks:], separable[n_blocks:]
+        pooling = str(trial.suggest_categorical("pooling", list(r.pooling)))
+        if n_blocks == 0:
+            pooling = self._stem_only_pooling() or pooling
         dense_units, dropout = suggest_head(trial, r.head)
         extra: dict[str, Any] = {}
         if self.block_kind == "choice":

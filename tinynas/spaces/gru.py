@@ -117,14 +117,16 @@ class GRUSpace(SearchSpace):
     def suggest(self, trial: optuna.Trial) -> GRUArch:
         """Sample an architecture with ``trial.suggest_*``."""
         r = self.ranges
+        # Genes a choice switches off are sampled all the same (see SearchSpace.suggest).
         conv_filters = int(trial.suggest_categorical("conv_filters", list(r.conv_filters)))
-        kernel, stride = min(r.conv_kernel), min(r.conv_stride)
-        if conv_filters:
-            kernel = int(trial.suggest_categorical("conv_kernel", list(r.conv_kernel)))
-            stride = int(trial.suggest_categorical("conv_stride", list(r.conv_stride)))
+        kernel = int(trial.suggest_categorical("conv_kernel", list(r.conv_kernel)))
+        stride = int(trial.suggest_categorical("conv_stride", list(r.conv_stride)))
+        if not conv_filters:
+            kernel, stride = min(r.conv_kernel), min(r.conv_stride)
         n_layers = trial.suggest_int("layers", r.layers[0], r.layers[1])
         lo, hi, step = r.units
-        units = tuple(trial.suggest_int(f"l{i}_units", lo, hi, step=step) for i in range(n_layers))
+        units = tuple(trial.suggest_int(f"l{i}_units", lo, hi, step=step)
+                      for i in range(r.layers[1]))[:n_layers]
         dense_units, dropout = suggest_head(trial, r.head)
         return GRUArch(conv_filters=conv_filters, conv_kernel=kernel, conv_stride=stride,
                        units=units, dense_units=dense_units, dropout=dropout)
