@@ -16,7 +16,7 @@ The last step's int8 model is the candidate. Accuracies are measured on the test
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -217,6 +217,29 @@ def check_teacher(teacher: tf_keras.Model, input_shape: tuple[int, ...],
     return in_shape
 
 
+class _Feed:
+    """The generator ``tf.data`` calls for training batches, which can let go of it.
+
+    In eager mode ``Dataset.from_generator`` registers its generator function with the process's
+    root graph, which never releases it: whatever the function holds (here the whole run: its
+    validation and test copies, stages with their ``.tflite`` bytes, a teacher model) would stay
+    in memory for every ``fit`` of every candidate. The dataset holds this small object instead,
+    and ``close`` drops the real generator once ``fit`` has returned.
+    """
+
+    def __init__(self, make: Callable[[], Iterator[Any]]):
+        self._make: Callable[[], Iterator[Any]] | None = make
+
+    def __call__(self) -> Iterator[Any]:
+        if self._make is None:
+            raise RuntimeError("training batches were asked for after training ended")
+        return self._make()
+
+    def close(self) -> None:
+        """Drop the generator and everything it holds."""
+        self._make = None
+
+
 class _Run:
     """Shared state of one candidate's training: data, targets, history and stages."""
 
@@ -258,8 +281,9 @@ class _Run:
             probs = _as_probabilities(np.asarray(raw, dtype=np.float32))
         return distillation_targets(y, self.data.num_classes, probs)
 
-    def _batches(self) -> Any:
-        """Training batches, reshuffled (and augmented afresh) every epoch.
+    def _batches(self) -> tuple[Any, _Feed]:
+        """Training batches, reshuffled (and augmented afresh) every epoch, and their feed
+        (close it once training is over).
 
         A ``tf.data`` pipeline with exact shapes: Keras infers none from a ``Sequence``, and an
         unrolled GRU needs a fixed number of steps.
@@ -287,15 +311,17 @@ class _Run:
                 yield self._shaped(x), self._targets(x, y)
 
         width = 2 * self.data.num_classes
-        return tf.data.Dataset.from_generator(batches, output_signature=(
+        feed = _Feed(batches)
+        dataset = tf.data.Dataset.from_generator(feed, output_signature=(
             tf.TensorSpec((None, *self.input_shape), tf.float32),
             tf.TensorSpec((None, width), tf.float32)))
+        return dataset, feed
 
     def fit(self, model: tf_keras.Model, step: str, epochs: int, learning_rate: float,
             early_stopping: bool = False, callbacks: list[Any] | None = None) -> None:
         """Compile and train ``model``; refuse a NaN loss."""
         from tinynas.compress import distillation_loss, label_accuracy
-        from tinynas.keras_env import keras
+        from tinynas.keras_env import forgetting_custom_gradients, keras
 
         k = keras()
         accuracy = label_accuracy(self.data.num_classes)
@@ -308,8 +334,13 @@ class _Run:
             cbs.append(k.callbacks.EarlyStopping(
                 monitor="val_accuracy", mode="max", patience=self.training.patience,
                 restore_best_weights=True))
-        result = model.fit(self._batches(), validation_data=(self.x_val, self.val_targets),
-                           epochs=epochs, verbose=0, callbacks=cbs)
+        batches, feed = self._batches()
+        try:
+            with forgetting_custom_gradients():
+                result = model.fit(batches, validation_data=(self.x_val, self.val_targets),
+                                   epochs=epochs, verbose=0, callbacks=cbs)
+        finally:
+            feed.close()
         losses = [float(v) for v in result.history.get("loss", [])]
         if not losses or not all(math.isfinite(v) for v in losses):
             bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), 0)
