@@ -194,7 +194,8 @@ def prepare(config: SearchConfig) -> SearchContext:
 
     objectives = tuple(existing["objectives"]) if existing else config.objectives
     directions = [studies.OBJECTIVES[o][0] for o in objectives]
-    sampler = studies.make_sampler(config.sampler, config.seed, len(objectives))
+    sampler = studies.make_sampler(config.sampler, config.seed, len(objectives),
+                                   signature=space.params_signature)
     artifact_dir = (Path(existing["artifact_dir"]) if existing else
                     (config.artifact_dir or studies.default_artifact_dir(config.storage)).resolve())
     with studies._quiet_optuna():
@@ -290,7 +291,8 @@ def context_for_worker(storage: str, study_name: str, trials: int) -> SearchCont
 
     space = load_space(space_ref)
     data = load_dataset(config.dataset, seed=config.seed)
-    sampler = studies.make_sampler(config.sampler, None, len(config.objectives))
+    sampler = studies.make_sampler(config.sampler, None, len(config.objectives),
+                                   signature=space.params_signature)
     import optuna
 
     with studies._quiet_optuna():
@@ -320,10 +322,6 @@ def _count_towards_budget(study: optuna.Study, before: int) -> int:
 
     states = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
     return sum(1 for t in study.get_trials(deepcopy=False, states=states) if t.number < before)
-
-
-def _signature(arch: dict[str, Any], compression: dict[str, Any]) -> str:
-    return json.dumps({"arch": arch, "compression": compression}, sort_keys=True)
 
 
 def _trial_report(study: optuna.Study, trial: optuna.Trial) -> None:
@@ -383,7 +381,7 @@ class Objective:
         if any(c > 0 for c in constraints):
             trial.set_user_attr("trained", False)
             return self._values(attrs, accuracy=0.0)
-        signature = _signature(attrs.get("effective_arch", arch_dict), compression.to_dict())
+        signature = space.signature(effective, compression)
         trial.set_user_attr("signature", signature)
         twin = self._trained_twin(signature)
         if twin is not None:

@@ -19,6 +19,8 @@ from tinynas.errors import StudyError, TinyNASError, unknown_name
 if TYPE_CHECKING:
     import optuna
 
+    from tinynas.offspring import Signature
+
 DEFAULT_STORAGE = "sqlite:///studies/tinynas.db"
 
 #: Optuna's direction of an objective.
@@ -188,11 +190,20 @@ def open_study(storage: str, study_name: str) -> optuna.Study:
         return optuna.load_study(study_name=study_name, storage=store)
 
 
-def make_sampler(name: str, seed: int | None, n_objectives: int) -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, seed: int | None, n_objectives: int,
+                 signature: Signature | None = None) -> optuna.samplers.BaseSampler:
     """Build the sampler named by ``--sampler``.
 
     Constraints reach every sampler through the trials' ``constraints`` system attribute, which
     NSGA-II and TPE read and optuna-dashboard displays.
+
+    Args:
+        name: One of :data:`SAMPLERS`.
+        seed: The sampler's seed (None: unseeded).
+        n_objectives: How many objectives the study has.
+        signature: The model a set of parameters stands for (``SearchSpace.params_signature``);
+            given, NSGA-II breeds no child whose model the study already holds
+            (:mod:`tinynas.offspring`).
     """
     import optuna
 
@@ -200,6 +211,11 @@ def make_sampler(name: str, seed: int | None, n_objectives: int) -> optuna.sampl
         raise unknown_name("sampler", name, list(SAMPLERS))
     with _quiet_optuna():
         if name == "nsga2":
+            if signature is not None:
+                from tinynas.offspring import DistinctNSGAIISampler
+
+                return DistinctNSGAIISampler(signature, seed=seed,
+                                             population_size=FIRST_GENERATION["nsga2"])
             return optuna.samplers.NSGAIISampler(seed=seed,
                                                  population_size=FIRST_GENERATION["nsga2"])
         if name == "tpe":

@@ -93,7 +93,7 @@ def first_generation(space: SearchSpace, count: int, seed: int, usage: Usage,
         if measured is None:
             continue
         # Candidates that differ in inactive genes only are one model.
-        key = repr((effective, compression))
+        key = space.signature(effective, compression)
         fits.setdefault(key, WarmCandidate(dict(trial.params), measured[0], measured[1]))
     return choose_spread(list(fits.values()), count)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from tinynas.errors import SearchSpaceError
 from tinynas.tomlfile import Section, load_toml, resolve, shipped_names
@@ -223,6 +225,30 @@ class SearchSpace(ABC):
         """
         return arch
 
+    def signature(self, effective: Arch, compression: Compression) -> str:
+        """One string per distinct model: the effective architecture and the compression.
+
+        Candidates that differ only in inactive genes share it; the search reuses a trained
+        model whose signature a new candidate repeats.
+        """
+        return json.dumps({"arch": {"space": self.name, **effective.to_dict()},
+                           "compression": compression.to_dict()}, sort_keys=True)
+
+    def params_signature(self, params: Mapping[str, Any]) -> str | None:
+        """The :meth:`signature` of the model a set of Optuna parameters stands for.
+
+        Returns:
+            The signature, or None when a parameter that can take more than one value is
+            missing from ``params`` (parameters with a single allowed value may be left out).
+        """
+        replay = cast("optuna.Trial", _Replay(params))
+        try:
+            arch = self.suggest(replay)
+            compression = self.suggest_compression(replay)
+        except _Missing:
+            return None
+        return self.signature(self.effective_arch(arch, compression), compression)
+
     def model_input_shape(self, data_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The model's input shape (batch excluded) for a dataset sample shape.
 
@@ -260,6 +286,35 @@ class SearchSpace(ABC):
         distillation = trial.suggest_categorical("distillation", list(c.distillation))
         return Compression(quantization=quantization, pruning=pruning, sparsity=round(sparsity, 4),
                            clusters=int(clusters), distillation=bool(distillation))
+
+
+class _Missing(LookupError):
+    """A parameter :class:`_Replay` was asked for is not among the stored ones."""
+
+
+class _Replay:
+    """Answers a space's ``suggest_*`` calls from stored parameters instead of sampling."""
+
+    def __init__(self, params: Mapping[str, Any]):
+        self.params = params
+
+    def _value(self, name: str, choices: Sequence[Any]) -> Any:
+        if name in self.params:
+            return self.params[name]
+        if len(choices) == 1:
+            return choices[0]
+        raise _Missing(name)
+
+    def suggest_int(self, name: str, low: int, high: int, step: int = 1,
+                    log: bool = False) -> int:
+        return int(self._value(name, [low] if low == high else [low, high]))
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
+                      log: bool = False) -> float:
+        return float(self._value(name, [low] if low == high else [low, high]))
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        return self._value(name, choices)
 
 
 _FAMILIES: dict[str, type[SearchSpace]] = {}
