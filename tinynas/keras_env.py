@@ -64,19 +64,21 @@ def forgetting_custom_gradients() -> Iterator[None]:
     name in TensorFlow's global gradient registry, which never drops it, and the function's
     closure holds the whole traced training graph. Every ``fit`` of a candidate registers two,
     so each kept about 19 MB alive for the life of the process, 52 MB for a quantization-aware
-    candidate of a small DS-CNN (bench/memory_bench.py).
-    The gradients are taken while the graph is traced, so once ``fit`` has returned nothing looks
-    them up again. Where TensorFlow keeps the registry elsewhere, this does nothing.
+    candidate of a small DS-CNN (bench/memory_bench.py). The gradients are taken while the
+    graph is traced, so once ``fit`` has returned nothing looks them up again. Where TensorFlow
+    keeps the registry elsewhere, this does nothing.
     """
     tensorflow()
     from tensorflow.python.framework import ops
 
     registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
-    before = set(registry) if isinstance(registry, dict) else None
+    if not isinstance(registry, dict):
+        yield
+        return
+    before = set(registry)
     try:
         yield
     finally:
-        if isinstance(registry, dict) and before is not None:
-            for name in [n for n in registry if n not in before]:
-                if str(name).startswith("CustomGradient-"):
-                    del registry[name]
+        for name in [n for n in registry if n not in before]:
+            if str(name).startswith("CustomGradient-"):
+                del registry[name]
