@@ -3,6 +3,7 @@ set of Optuna parameters names its model (``SearchSpace.params_signature``)."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from tinynas.boards import load_board
 from tinynas.offspring import DistinctNSGAIISampler
-from tinynas.pipeline import estimate_arch
+from tinynas.pipeline import _fits, estimate_arch, make_search_sampler
 from tinynas.spaces import SearchSpace, load_space, space_names
 from tinynas.study import make_sampler
 
@@ -24,11 +25,15 @@ def _quiet() -> None:
 
 
 def _search(space: SearchSpace, sampler: optuna.samplers.BaseSampler, trials: int,
-            study: optuna.Study | None = None) -> list[str]:
-    """Run an estimator-only two-objective study; return each trial's model signature."""
+            study: optuna.Study | None = None, *, largest: bool = False,
+            shape: tuple[int, ...] | None = None) -> list[str]:
+    """Run an estimator-only two-objective study (an accuracy stand-in that grows with the
+    parameters, and the arena: the smaller the better, or with ``largest`` the larger);
+    return each trial's model signature."""
     if study is None:
-        study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-    shape = space.default_input_shape()
+        study = optuna.create_study(
+            directions=["maximize", "maximize" if largest else "minimize"], sampler=sampler)
+    shape = shape or space.default_input_shape()
     signatures = []
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
@@ -115,3 +120,36 @@ def test_a_study_bred_by_plain_nsga2_goes_on_in_its_generations() -> None:
     key = optuna.samplers.NSGAIISampler._get_generation_key()
     generations = [t.system_attrs[key] for t in study.trials]
     assert generations == [0] * 4 + [1] * 4 + [2] * 4
+
+
+def _over_limits(space: SearchSpace, signatures: list[str], shape: tuple[int, ...]) -> int:
+    """How many of the models named by ``signatures`` break one of the board's limits."""
+    over = 0
+    for signature in signatures:
+        arch = space.arch_from_dict(json.loads(signature)["arch"])
+        est = estimate_arch(space, arch, shape, 10, BOARD, None)
+        over += any(c > 0 for c in _fits(BOARD, est))
+    return over
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_offspring_fit_the_board(seed: int) -> None:
+    space = load_space("mixed_cnn")
+    shape = (28, 28, 1)
+    over = {}
+    for screened in (False, True):
+        sampler = (make_search_sampler("nsga2", seed, 2, space, BOARD, shape, 10, None)
+                   if screened else make_sampler("nsga2", seed, 2,
+                                                 signature=space.params_signature))
+        # Offspring pushed towards large arenas, after the random first generation.
+        offspring = _search(space, sampler, trials=48, largest=True, shape=shape)[8:]
+        over[screened] = _over_limits(space, offspring, shape)
+    assert over[False] > 0  # unscreened offspring break the NUCLEO's limits in these searches
+    assert over[True] == 0
+
+
+def test_a_board_no_child_fits_still_gets_its_trials() -> None:
+    space = load_space("ds_cnn")
+    sampler = DistinctNSGAIISampler(space.params_signature, fits=lambda params: False, seed=0,
+                                    population_size=4, tries=3)
+    assert len(_search(space, sampler, trials=10)) == 10

@@ -8,7 +8,7 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +85,23 @@ def estimate_arch(space: SearchSpace, arch: Arch, input_shape: tuple[int, ...],
 
     return estimate_graph(space.graph(arch, input_shape, num_classes), board, target="mcu",
                           profile=profile)
+
+
+def make_search_sampler(name: str, seed: int | None, n_objectives: int, space: SearchSpace,
+                        board: Board, input_shape: tuple[int, ...], num_classes: int,
+                        profile: CoreProfile | None) -> optuna.samplers.BaseSampler:
+    """The sampler of a search: NSGA-II breeds only children whose models the study does not
+    hold yet and whose estimates fit ``board`` (:mod:`tinynas.offspring`)."""
+
+    def fits(params: Mapping[str, Any]) -> bool:
+        model = space.params_model(params)
+        if model is None:
+            return True
+        est = estimate_arch(space, model[0], input_shape, num_classes, board, profile)
+        return all(c <= 0 for c in _fits(board, est))
+
+    return studies.make_sampler(name, seed, n_objectives, signature=space.params_signature,
+                                fits=fits)
 
 
 def load_profile(path: Path, board: Board) -> CoreProfile:
@@ -194,8 +211,8 @@ def prepare(config: SearchConfig) -> SearchContext:
 
     objectives = tuple(existing["objectives"]) if existing else config.objectives
     directions = [studies.OBJECTIVES[o][0] for o in objectives]
-    sampler = studies.make_sampler(config.sampler, config.seed, len(objectives),
-                                   signature=space.params_signature)
+    sampler = make_search_sampler(config.sampler, config.seed, len(objectives), space, board,
+                                  input_shape, num_classes, profile)
     artifact_dir = (Path(existing["artifact_dir"]) if existing else
                     (config.artifact_dir or studies.default_artifact_dir(config.storage)).resolve())
     with studies._quiet_optuna():
@@ -291,21 +308,22 @@ def context_for_worker(storage: str, study_name: str, trials: int) -> SearchCont
 
     space = load_space(space_ref)
     data = load_dataset(config.dataset, seed=config.seed)
-    sampler = studies.make_sampler(config.sampler, None, len(config.objectives),
-                                   signature=space.params_signature)
-    import optuna
-
-    with studies._quiet_optuna():
-        study = optuna.load_study(study_name=study_name,
-                                  storage=studies.make_storage(storage), sampler=sampler)
     profile = None
     if attrs.get("latency_profile"):
         from tinynas.latency import CoreProfile
 
         profile = CoreProfile.from_dict(attrs["latency_profile"])
+    input_shape = space.model_input_shape(tuple(data.input_shape))
+    num_classes = len(data.class_names)
+    sampler = make_search_sampler(config.sampler, None, len(config.objectives), space, board,
+                                  input_shape, num_classes, profile)
+    import optuna
+
+    with studies._quiet_optuna():
+        study = optuna.load_study(study_name=study_name,
+                                  storage=studies.make_storage(storage), sampler=sampler)
     return SearchContext(board=board, space=space, data=data,
-                         input_shape=space.model_input_shape(tuple(data.input_shape)),
-                         num_classes=len(data.class_names), study=study,
+                         input_shape=input_shape, num_classes=num_classes, study=study,
                          objectives=config.objectives, trials=trials, seed=config.seed,
                          epochs=config.epochs, profile=profile,
                          fidelity=attrs.get("fidelity", "full"))

@@ -19,7 +19,7 @@ from tinynas.errors import StudyError, TinyNASError, unknown_name
 if TYPE_CHECKING:
     import optuna
 
-    from tinynas.offspring import Signature
+    from tinynas.offspring import Fits, Signature
 
 DEFAULT_STORAGE = "sqlite:///studies/tinynas.db"
 
@@ -191,7 +191,8 @@ def open_study(storage: str, study_name: str) -> optuna.Study:
 
 
 def make_sampler(name: str, seed: int | None, n_objectives: int,
-                 signature: Signature | None = None) -> optuna.samplers.BaseSampler:
+                 signature: Signature | None = None,
+                 fits: Fits | None = None) -> optuna.samplers.BaseSampler:
     """Build the sampler named by ``--sampler``.
 
     Constraints reach every sampler through the trials' ``constraints`` system attribute, which
@@ -204,6 +205,8 @@ def make_sampler(name: str, seed: int | None, n_objectives: int,
         signature: The model a set of parameters stands for (``SearchSpace.params_signature``);
             given, NSGA-II breeds no child whose model the study already holds
             (:mod:`tinynas.offspring`).
+        fits: Whether the model a set of parameters stands for fits the board; given with
+            ``signature``, NSGA-II breeds no child the board cannot hold either.
     """
     import optuna
 
@@ -214,7 +217,7 @@ def make_sampler(name: str, seed: int | None, n_objectives: int,
             if signature is not None:
                 from tinynas.offspring import DistinctNSGAIISampler
 
-                return DistinctNSGAIISampler(signature, seed=seed,
+                return DistinctNSGAIISampler(signature, fits=fits, seed=seed,
                                              population_size=FIRST_GENERATION["nsga2"])
             return optuna.samplers.NSGAIISampler(seed=seed,
                                                  population_size=FIRST_GENERATION["nsga2"])

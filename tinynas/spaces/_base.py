@@ -241,13 +241,23 @@ class SearchSpace(ABC):
             The signature, or None when a parameter that can take more than one value is
             missing from ``params`` (parameters with a single allowed value may be left out).
         """
+        model = self.params_model(params)
+        return None if model is None else self.signature(*model)
+
+    def params_model(self, params: Mapping[str, Any]) -> tuple[Arch, Compression] | None:
+        """The effective architecture and the compression a set of Optuna parameters stands for.
+
+        Returns:
+            Both, or None when a parameter that can take more than one value is missing from
+            ``params`` (parameters with a single allowed value may be left out).
+        """
         replay = cast("optuna.Trial", _Replay(params))
         try:
             arch = self.suggest(replay)
             compression = self.suggest_compression(replay)
         except _Missing:
             return None
-        return self.signature(self.effective_arch(arch, compression), compression)
+        return self.effective_arch(arch, compression), compression
 
     def model_input_shape(self, data_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The model's input shape (batch excluded) for a dataset sample shape.
