@@ -138,7 +138,8 @@ def test_offspring_fit_the_board(seed: int) -> None:
     shape = (28, 28, 1)
     over = {}
     for screened in (False, True):
-        sampler = (make_search_sampler("nsga2", seed, 2, space, BOARD, shape, 10, None)
+        sampler = (make_search_sampler("nsga2", seed, ("accuracy", "ram"), space, BOARD, shape, 10,
+                                       None)
                    if screened else make_sampler("nsga2", seed, 2,
                                                  signature=space.params_signature))
         # Offspring pushed towards large arenas, after the random first generation.

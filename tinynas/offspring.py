@@ -17,11 +17,18 @@ flash and latency limits), it also breeds again a child the board cannot hold. S
 never trained, but its trial counts towards the budget and adds nothing to the front: 29 of 432
 NSGA-II trials in the 24-trial ``mixed_cnn`` searches. When no try gives a new model that fits,
 the first child that fits is kept (the search reuses its trained twin), else the last one.
+
+Given a chooser (``choose``, :class:`tinynas.surrogate.FrontChooser`), it breeds up to
+:data:`POOL` such children for one trial, all distinct, and trains the one the chooser expects to
+add most to the front; NSGA-II's selection then works on trained results as before. The trial's
+system attributes ``offspring:children`` (how many were bred to choose from) and, once the
+chooser predicts, ``offspring:predicted_accuracy``, ``offspring:predicted_std`` and
+``offspring:expected_gain`` say what was expected of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -34,6 +41,9 @@ if TYPE_CHECKING:
 #: Children bred at most for one trial before a repeated model is accepted.
 TRIES = 32
 
+#: Distinct children that fit, bred for one trial when a chooser picks among them.
+POOL = 8
+
 #: The trials whose models a child must not repeat.
 _HELD = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
@@ -42,6 +52,10 @@ Signature = Callable[[Mapping[str, Any]], "str | None"]
 
 #: Whether the model a set of parameters stands for fits the board (estimated).
 Fits = Callable[[Mapping[str, Any]], bool]
+
+#: The index of the child to train among distinct children that fit, and what is expected of it
+#: (stored as the trial's system attributes ``offspring:<key>``).
+Choose = Callable[[optuna.Study, Sequence[Mapping[str, Any]]], tuple[int, dict[str, float]]]
 
 
 class DistinctNSGAIISampler(optuna.samplers.NSGAIISampler):
@@ -53,16 +67,22 @@ class DistinctNSGAIISampler(optuna.samplers.NSGAIISampler):
             (``SearchSpace.params_signature``).
         fits: Whether the model a full set of parameters stands for fits the board (None: every
             child is taken to fit).
+        choose: Picks the child to train among up to ``pool`` distinct children that fit
+            (None: the first one bred).
         seed: Seed of selection, crossover, mutation and the parameters mutation redraws.
         population_size: NSGA-II's population size.
         tries: Children bred at most for one trial.
+        pool: Distinct children that fit, bred for one trial before ``choose`` picks.
     """
 
     def __init__(self, signature: Signature, *, fits: Fits | None = None,
-                 seed: int | None = None, population_size: int = 50, tries: int = TRIES):
+                 choose: Choose | None = None, seed: int | None = None,
+                 population_size: int = 50, tries: int = TRIES, pool: int = POOL):
         super().__init__(seed=seed, population_size=population_size)
         self._signature = signature
         self._fits = fits
+        self._choose = choose
+        self._pool = pool if choose is not None else 1
         self._tries = tries
         self._redraw = optuna.samplers.RandomSampler(seed=seed)
         self._finished: dict[int, str | None] = {}
@@ -80,12 +100,13 @@ class DistinctNSGAIISampler(optuna.samplers.NSGAIISampler):
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         """NSGA-II's child for ``trial``, bred again while its model is one the study holds or
-        one the board cannot hold."""
+        one the board cannot hold; with a chooser, its pick among up to ``pool`` such children."""
         child = super().sample_relative(study, trial, search_space)
         if not self.get_parent_population(study, self.get_trial_generation(study, trial)):
             return child  # generation 0: drawn at random
         held = self.held_signatures(study, trial.number)
         fitting: dict[str, Any] | None = None
+        distinct: list[dict[str, Any]] = []
         for attempt in range(self._tries):
             if attempt:
                 child = super().sample_relative(study, trial, search_space)
@@ -94,10 +115,21 @@ class DistinctNSGAIISampler(optuna.samplers.NSGAIISampler):
                 continue
             key = self._signature(child)
             if key is None or key not in held:
-                return child
-            if fitting is None:
+                distinct.append(child)
+                if key is not None:
+                    held.add(key)
+                if len(distinct) >= self._pool:
+                    break
+            elif fitting is None:
                 fitting = child
-        return child if fitting is None else fitting
+        if not distinct:
+            return child if fitting is None else fitting
+        if self._choose is None or len(distinct) < 2:
+            return distinct[0]
+        index, expected = self._choose(study, distinct)
+        for key, value in {"children": len(distinct), **expected}.items():
+            study._storage.set_trial_system_attr(trial._trial_id, f"offspring:{key}", value)
+        return distinct[index]
 
     def held_signatures(self, study: optuna.Study, exclude: int | None = None) -> set[str]:
         """The signatures of the models of the study's finished, running and queued trials

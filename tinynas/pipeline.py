@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tinynas.estimator import Estimate
     from tinynas.latency import CoreProfile
     from tinynas.spaces import Arch, Compression, SearchSpace
+    from tinynas.surrogate import Candidate
 
 
 @dataclass
@@ -87,21 +88,65 @@ def estimate_arch(space: SearchSpace, arch: Arch, input_shape: tuple[int, ...],
                           profile=profile)
 
 
-def make_search_sampler(name: str, seed: int | None, n_objectives: int, space: SearchSpace,
-                        board: Board, input_shape: tuple[int, ...], num_classes: int,
+class ChildEstimates:
+    """Analytic estimates of the models sets of Optuna parameters stand for, kept by model, for
+    the sampler's screen and chooser.
+
+    Args:
+        space: Decodes the parameters.
+        board: Whose limits the screen applies.
+        input_shape: The model's input shape (batch excluded).
+        num_classes: Classifier width.
+        profile: Calibrated latency profile (None: the board core's default).
+    """
+
+    def __init__(self, space: SearchSpace, board: Board, input_shape: tuple[int, ...],
+                 num_classes: int, profile: CoreProfile | None = None):
+        self.space = space
+        self.board = board
+        self._shape = input_shape
+        self._classes = num_classes
+        self._profile = profile
+        self._known: dict[str, tuple[Estimate, Compression]] = {}
+
+    def estimate(self, params: Mapping[str, Any]) -> tuple[Estimate, Compression] | None:
+        """The estimate and the compression of the model ``params`` stand for (None when the
+        parameters do not say)."""
+        model = self.space.params_model(params)
+        if model is None:
+            return None
+        key = self.space.signature(*model)
+        if key not in self._known:
+            self._known[key] = (estimate_arch(self.space, model[0], self._shape, self._classes,
+                                              self.board, self._profile), model[1])
+        return self._known[key]
+
+    def fits(self, params: Mapping[str, Any]) -> bool:
+        """Whether the model fits the board (True when the parameters do not say)."""
+        model = self.estimate(params)
+        return model is None or all(c <= 0 for c in _fits(self.board, model[0]))
+
+    def describe(self, params: Mapping[str, Any]) -> Candidate | None:
+        """What the sampler's chooser knows of the model before it is trained."""
+        from tinynas.surrogate import candidate_of
+
+        model = self.estimate(params)
+        return None if model is None else candidate_of(*model)
+
+
+def make_search_sampler(name: str, seed: int | None, objectives: Sequence[str],
+                        space: SearchSpace, board: Board, input_shape: tuple[int, ...],
+                        num_classes: int,
                         profile: CoreProfile | None) -> optuna.samplers.BaseSampler:
     """The sampler of a search: NSGA-II breeds only children whose models the study does not
-    hold yet and whose estimates fit ``board`` (:mod:`tinynas.offspring`)."""
+    hold yet and whose estimates fit ``board`` (:mod:`tinynas.offspring`), and trains the one
+    expected to add most to the front (:mod:`tinynas.surrogate`)."""
+    from tinynas.surrogate import FrontChooser
 
-    def fits(params: Mapping[str, Any]) -> bool:
-        model = space.params_model(params)
-        if model is None:
-            return True
-        est = estimate_arch(space, model[0], input_shape, num_classes, board, profile)
-        return all(c <= 0 for c in _fits(board, est))
-
-    return studies.make_sampler(name, seed, n_objectives, signature=space.params_signature,
-                                fits=fits)
+    children = ChildEstimates(space, board, input_shape, num_classes, profile)
+    return studies.make_sampler(name, seed, len(objectives), signature=space.params_signature,
+                                fits=children.fits,
+                                choose=FrontChooser(children.describe, board, objectives))
 
 
 def load_profile(path: Path, board: Board) -> CoreProfile:
@@ -211,7 +256,7 @@ def prepare(config: SearchConfig) -> SearchContext:
 
     objectives = tuple(existing["objectives"]) if existing else config.objectives
     directions = [studies.OBJECTIVES[o][0] for o in objectives]
-    sampler = make_search_sampler(config.sampler, config.seed, len(objectives), space, board,
+    sampler = make_search_sampler(config.sampler, config.seed, objectives, space, board,
                                   input_shape, num_classes, profile)
     artifact_dir = (Path(existing["artifact_dir"]) if existing else
                     (config.artifact_dir or studies.default_artifact_dir(config.storage)).resolve())
@@ -315,7 +360,7 @@ def context_for_worker(storage: str, study_name: str, trials: int) -> SearchCont
         profile = CoreProfile.from_dict(attrs["latency_profile"])
     input_shape = space.model_input_shape(tuple(data.input_shape))
     num_classes = len(data.class_names)
-    sampler = make_search_sampler(config.sampler, None, len(config.objectives), space, board,
+    sampler = make_search_sampler(config.sampler, None, config.objectives, space, board,
                                   input_shape, num_classes, profile)
     import optuna
 

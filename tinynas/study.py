@@ -19,7 +19,7 @@ from tinynas.errors import StudyError, TinyNASError, unknown_name
 if TYPE_CHECKING:
     import optuna
 
-    from tinynas.offspring import Fits, Signature
+    from tinynas.offspring import Choose, Fits, Signature
 
 DEFAULT_STORAGE = "sqlite:///studies/tinynas.db"
 
@@ -192,7 +192,8 @@ def open_study(storage: str, study_name: str) -> optuna.Study:
 
 def make_sampler(name: str, seed: int | None, n_objectives: int,
                  signature: Signature | None = None,
-                 fits: Fits | None = None) -> optuna.samplers.BaseSampler:
+                 fits: Fits | None = None,
+                 choose: Choose | None = None) -> optuna.samplers.BaseSampler:
     """Build the sampler named by ``--sampler``.
 
     Constraints reach every sampler through the trials' ``constraints`` system attribute, which
@@ -207,6 +208,8 @@ def make_sampler(name: str, seed: int | None, n_objectives: int,
             (:mod:`tinynas.offspring`).
         fits: Whether the model a set of parameters stands for fits the board; given with
             ``signature``, NSGA-II breeds no child the board cannot hold either.
+        choose: Given with ``signature``, NSGA-II breeds several distinct children for a trial
+            and trains the one this picks (:class:`tinynas.surrogate.FrontChooser`).
     """
     import optuna
 
@@ -217,7 +220,7 @@ def make_sampler(name: str, seed: int | None, n_objectives: int,
             if signature is not None:
                 from tinynas.offspring import DistinctNSGAIISampler
 
-                return DistinctNSGAIISampler(signature, fits=fits, seed=seed,
+                return DistinctNSGAIISampler(signature, fits=fits, choose=choose, seed=seed,
                                              population_size=FIRST_GENERATION["nsga2"])
             return optuna.samplers.NSGAIISampler(seed=seed,
                                                  population_size=FIRST_GENERATION["nsga2"])

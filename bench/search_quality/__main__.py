@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="print the Markdown tables of a results file")
     report.add_argument("--results", type=Path, nargs="+", default=[RESULTS],
                         help="one or more results files, reported together")
+    kids = sub.add_parser("offspring", help="what each search's trials added to its front, "
+                          "and how predictable their accuracy was, from a grid's work directory")
+    kids.add_argument("--workdir", type=Path, nargs="+", default=[WORKDIR])
     prof = sub.add_parser("profile", help="split one candidate's training time by step")
     prof.add_argument("--dataset", default="digits")
     prof.add_argument("--reference", default="keras_mnist_cnn")
@@ -105,6 +108,15 @@ def main(argv: list[str] | None = None) -> int:
             merged["results"].update(data["results"])
             merged["runs"] += data["runs"]
         print(render(merged))
+        return 0
+    if args.command == "offspring":
+        from bench.search_quality.offspring import offspring_table, workdir_facts
+
+        missing = [str(w) for w in args.workdir if not w.is_dir()]
+        if missing:
+            print(f"--workdir: no such directory: {', '.join(missing)}", file=sys.stderr)
+            return 2
+        print(offspring_table(workdir_facts(args.workdir)))
         return 0
     from bench.search_quality.profile import format_profile, profile_candidate
 

@@ -46,6 +46,8 @@ def _trial_row(trial: optuna.trial.FrozenTrial, clock: TrialClock) -> dict[str, 
     row: dict[str, Any] = {"number": trial.number, "state": trial.state.name,
                            "feasible": is_feasible(trial), "wall_s": wall, "cpu_s": cpu}
     row.update({k: trial.user_attrs[k] for k in TRIAL_ATTRS if k in trial.user_attrs})
+    # What NSGA-II's chooser expected of the child (tinynas.offspring).
+    row.update({k: v for k, v in trial.system_attrs.items() if k.startswith("offspring:")})
     stages = trial.user_attrs.get("stages") or []
     if stages and "arena_bytes" in stages[-1]:
         # The estimate of the converted model, as for the references: the trial's own

@@ -1,0 +1,203 @@
+"""Choosing among bred children the one expected to add most to the front.
+
+A child's RAM, flash and latency are known before training (the analytic estimate); only its
+int8 accuracy is not. :class:`FrontChooser` predicts that accuracy with a Gaussian process fitted
+on the study's trained models (features: the estimate's MACs, parameters and arena, and the
+compression settings) and scores each child by its expected hypervolume improvement: the mean,
+over the predicted accuracy distribution, of how much the child would add to the hypervolume of
+the trained front (board-normalized objectives, :mod:`tinynas.hypervolume`). The resource part
+is exact, so the expectation is a one-dimensional integral, taken by Gauss-Hermite quadrature.
+
+A child that fills a gap of the front scores high even at a modest predicted accuracy; one that a
+trained model already dominates on every resource scores only by the chance that it is more
+accurate. Before :data:`MIN_TRAINED` distinct trained models the prediction is not trusted and
+the first child (the sampler's own) is kept. Models other workers are training join the front at
+their predicted accuracy, so that concurrent trials do not all fill the same gap. When no child
+is expected to add anything, the first of them (the sampler's own) is kept.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tinynas.hypervolume import REFERENCE_POINT, Point, hypervolume, losses
+
+if TYPE_CHECKING:
+    import optuna
+
+    from tinynas.boards import Board
+    from tinynas.estimator import Estimate
+    from tinynas.spaces import Compression
+
+#: Distinct trained models needed before the prediction is used.
+MIN_TRAINED = 4
+
+#: Gauss-Hermite nodes of the expectation over the predicted accuracy.
+QUADRATURE = 12
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the chooser knows of a model before it is trained.
+
+    Attributes:
+        point: Its estimated resources (the accuracy field is unused).
+        features: Numbers the accuracy is predicted from.
+    """
+
+    point: Point
+    features: tuple[float, ...]
+
+
+#: The candidate a set of Optuna parameters stands for (None when the parameters do not say).
+Describe = Callable[[Mapping[str, Any]], "Candidate | None"]
+
+
+def expected_improvement(front: Sequence[Sequence[float]], candidate: Point, mean: float,
+                         std: float, board: Board, objectives: Sequence[str]) -> float:
+    """Expected hypervolume improvement of ``candidate`` over ``front`` when its accuracy is
+    normally distributed (``mean``, ``std``, clipped to ``[0, 1]``).
+
+    Args:
+        front: The trained models' losses (:func:`tinynas.hypervolume.losses`).
+        candidate: The child's resources.
+        mean: Predicted accuracy.
+        std: Its standard deviation (0: certain).
+        board: Normalizes the objectives.
+        objectives: The study's objectives, in order.
+    """
+    reference = [REFERENCE_POINT] * len(objectives)
+    base = hypervolume(front, reference)
+    if std <= 0:
+        accuracies, weights = np.array([mean]), np.array([1.0])
+    else:
+        nodes, weights = np.polynomial.hermite.hermgauss(QUADRATURE)
+        accuracies = mean + math.sqrt(2.0) * std * nodes
+        weights = weights / math.sqrt(math.pi)
+    total = 0.0
+    for accuracy, weight in zip(np.clip(accuracies, 0.0, 1.0), weights, strict=True):
+        point = losses(replace(candidate, accuracy=float(accuracy)), board, objectives)
+        total += weight * max(0.0, hypervolume([*front, point], reference) - base)
+    return float(total)
+
+
+class AccuracyModel:
+    """Gaussian-process regression of int8 accuracy on candidate features."""
+
+    def __init__(self, features: Sequence[Sequence[float]], accuracies: Sequence[float]):
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+        x = np.asarray(features, dtype=float)
+        self._mean = x.mean(axis=0)
+        self._scale = np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+        kernel = (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(1.0, (1e-2, 1e2), nu=2.5)
+                  + WhiteKernel(0.1, (1e-4, 1.0)))
+        self._gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=2,
+                                            random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence notices on a handful of points
+            self._gp.fit((x - self._mean) / self._scale, np.asarray(accuracies, dtype=float))
+
+    def predict(self, features: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of the predicted accuracy of each feature row."""
+        x = (np.asarray(features, dtype=float) - self._mean) / self._scale
+        mean, std = self._gp.predict(x, return_std=True)
+        return np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+
+
+class FrontChooser:
+    """Picks, among a trial's bred children, the one with the largest expected hypervolume
+    improvement over the study's trained front.
+
+    Args:
+        describe: The candidate a full set of parameters stands for.
+        board: Normalizes the objectives.
+        objectives: The study's objectives, in order.
+        min_trained: Distinct trained models needed before the prediction is used.
+    """
+
+    def __init__(self, describe: Describe, board: Board, objectives: Sequence[str],
+                 min_trained: int = MIN_TRAINED):
+        self._describe = describe
+        self._board = board
+        self._objectives = tuple(objectives)
+        self._min_trained = min_trained
+        self._known: dict[int, Candidate | None] = {}
+
+    def __call__(self, study: optuna.Study,
+                 children: Sequence[Mapping[str, Any]]) -> tuple[int, dict[str, float]]:
+        """The index in ``children`` of the child to train, and what was expected of it
+        (``predicted_accuracy``, ``predicted_std``, ``expected_gain``; empty when the first
+        child is kept because the prediction is not trusted yet)."""
+        trained = self.trained(study)
+        if len(children) < 2 or len(trained) < self._min_trained:
+            return 0, {}
+        scored = [(i, c) for i, c in enumerate(map(self._describe, children)) if c is not None]
+        if not scored:
+            return 0, {}
+        model = AccuracyModel([c.features for c, _ in trained], [a for _, a in trained])
+        mean, std = model.predict([c.features for _, c in scored])
+        # Models other workers are training count at their predicted accuracy, so that two
+        # workers do not both fill the same gap.
+        running = self._running(study)
+        believed: list[float] = (model.predict([c.features for c in running])[0].tolist()
+                                 if running else [])
+        front = [losses(replace(c.point, accuracy=float(a)), self._board, self._objectives)
+                 for c, a in [*trained, *zip(running, believed, strict=True)]]
+        gains = [expected_improvement(front, c.point, float(m), float(s), self._board,
+                                      self._objectives)
+                 for (_, c), m, s in zip(scored, mean, std, strict=True)]
+        best = int(np.argmax(gains))
+        return scored[best][0], {"predicted_accuracy": round(float(mean[best]), 4),
+                                 "predicted_std": round(float(std[best]), 4),
+                                 "expected_gain": float(gains[best])}
+
+    def _running(self, study: optuna.Study) -> list[Candidate]:
+        """The models of the study's running trials whose parameters are drawn."""
+        from optuna.trial import TrialState
+
+        running = (self._describe(t.params) for t in
+                   study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if t.params)
+        return [c for c in running if c is not None]
+
+    def trained(self, study: optuna.Study,
+                before: int | None = None) -> list[tuple[Candidate, float]]:
+        """Each distinct trained model of the study (reused twins left out; with ``before``,
+        only trials numbered below it) with its int8 accuracy."""
+        from tinynas.study import trained_trials
+
+        out = []
+        for t in trained_trials(study):
+            if "reused_from" in t.user_attrs or (before is not None and t.number >= before):
+                continue
+            if t.number not in self._known:
+                self._known[t.number] = self._describe(t.params)
+            known = self._known[t.number]
+            if known is not None:
+                out.append((known, float(t.user_attrs["accuracy_int8"])))
+        return out
+
+
+def model_features(est: Estimate, compression: Compression) -> tuple[float, ...]:
+    """The numbers :class:`AccuracyModel` predicts a model's accuracy from: its capacity (MACs,
+    parameters, arena, on a log scale) and what compression takes from it (quantization-aware
+    training, the sparsity pruning leaves, the bits clustering removes, distillation)."""
+    sparsity = {"none": 0.0, "2:4": 0.5}.get(compression.pruning, compression.sparsity)
+    lost_bits = 8.0 - math.log2(compression.clusters) if compression.clusters else 0.0
+    return (math.log1p(est.macs), math.log1p(est.params), math.log1p(est.arena_bytes),
+            float(compression.quantization == "qat"), sparsity, lost_bits,
+            float(compression.distillation))
+
+
+def candidate_of(est: Estimate, compression: Compression) -> Candidate:
+    """What the chooser knows of a model from its estimate and its compression settings."""
+    point = Point(accuracy=0.0, ram_bytes=int(est.arena_bytes), flash_bytes=int(est.flash_bytes),
+                  latency_ms=float(est.latency_ms or 0.0))
+    return Candidate(point=point, features=model_features(est, compression))
