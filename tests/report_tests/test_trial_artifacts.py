@@ -61,3 +61,24 @@ def test_a_running_trial_over_the_limits(fab, tmp_path) -> None:
     md = studies.download_bytes(study, frozen, "report.md").decode()
     assert "No model: it breaks the board limits, so it was not trained." in md
     assert f"| RAM | {fmt.kb(10**7)} |" in md
+    assert "predicted before training" not in md  # no sampler's choice behind this trial
+
+
+def test_a_chosen_child_says_what_was_predicted(fab, tmp_path) -> None:
+    storage, name, _ = fab
+    board = studies.open_study(storage, name).user_attrs["board"]
+    with studies._quiet_optuna():
+        study = optuna.create_study(storage=f"sqlite:///{tmp_path}/one.db", study_name="one")
+    study.set_user_attr("board", board)
+    study.set_user_attr("artifact_dir", str(tmp_path / "artifacts"))
+    trial = study.ask()
+    for key, value in {"children": 8, "predicted_accuracy": 0.8123,
+                       "predicted_std": 0.031, "expected_gain": 0.004}.items():
+        study._storage.set_trial_system_attr(trial._trial_id, f"offspring:{key}", value)
+    trial.set_user_attr("arch_summary", "conv 8 k3 s2 | flatten")
+    studies.set_constraints(trial, [-0.5, -0.5, -0.5])
+    trial_artifacts(study, trial)
+    md = studies.download_bytes(study, study._storage.get_trial(trial._trial_id),
+                                "report.md").decode()
+    assert (f"| predicted before training | {fmt.acc(0.8123)} int8 accuracy (standard deviation "
+            f"{fmt.acc(0.031)}), chosen among 8 children |") in md

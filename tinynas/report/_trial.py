@@ -65,8 +65,19 @@ def architecture(attrs: dict[str, Any]) -> str:
     return text
 
 
+def expectation(system_attrs: dict[str, Any]) -> str | None:
+    """What the sampler expected of the trial's model before training, from the
+    ``offspring:*`` system attributes (None when it chose without a prediction)."""
+    if "offspring:predicted_accuracy" not in system_attrs:
+        return None
+    return (f"{fmt.acc(system_attrs['offspring:predicted_accuracy'])} int8 accuracy "
+            f"(standard deviation {fmt.acc(system_attrs.get('offspring:predicted_std'))}), "
+            f"chosen among {system_attrs.get('offspring:children', '?')} children")
+
+
 def trial_document(study_name: str, study_attrs: dict[str, Any], number: int,
-                   attrs: dict[str, Any], feasible: bool) -> Document:
+                   attrs: dict[str, Any], feasible: bool,
+                   expected: str | None = None) -> Document:
     """The report of one trial: its model, its use of the board, and its compression steps.
 
     Args:
@@ -75,6 +86,7 @@ def trial_document(study_name: str, study_attrs: dict[str, Any], number: int,
         number: The trial number.
         attrs: The trial's user attributes.
         feasible: Whether the trial meets every board limit.
+        expected: What the sampler predicted before training (:func:`expectation`).
     """
     limits = board_limits(study_attrs)
     doc = Document(f"Trial {number} of {study_name}", architecture(attrs))
@@ -99,7 +111,8 @@ def trial_document(study_name: str, study_attrs: dict[str, Any], number: int,
         ("measured arena (tflite-micro)", fmt.kb(attrs.get("measured_arena_bytes"))),
         ("epochs", str(attrs.get("epochs", "-"))),
         ("training time", f"{attrs['train_seconds']:.1f} s" if "train_seconds" in attrs else "-"),
-    ] + ([("reused from", f"trial {attrs['reused_from']}")] if "reused_from" in attrs else [])))
+    ] + ([("reused from", f"trial {attrs['reused_from']}")] if "reused_from" in attrs else [])
+      + ([("predicted before training", expected)] if expected else [])))
     if limits is not None:
         doc.add(Heading(f"Board limits ({limits.board})"), limits_table(attrs, limits),
                 Figure(BUDGET_PNG, _plots.budget_png([(f"trial {number}", shares)]),
@@ -139,8 +152,9 @@ def trial_artifacts(study: optuna.Study,
                          f"{trial.state.name.lower()}; artifacts can only be added while it runs")
     constraints = trial.constraints.values()
     feasible = bool(constraints) and all(v <= 0 for v in constraints)
+    system_attrs = study._storage.get_trial_system_attrs(trial._trial_id)
     doc = trial_document(study.study_name, dict(study.user_attrs), trial.number,
-                         dict(trial.user_attrs), feasible)
+                         dict(trial.user_attrs), feasible, expectation(system_attrs))
     ids = [studies.upload_bytes(study, trial, REPORT_HTML, to_html(doc, embed=True).encode(),
                                 "text/html"),
            studies.upload_bytes(study, trial, REPORT_MD, to_markdown(doc).encode(),
