@@ -44,14 +44,19 @@ def test_untrained_trial_says_why(fab) -> None:
         trial_artifacts(study, over)
 
 
-def test_a_running_trial_over_the_limits(fab, tmp_path) -> None:
+def _running_trial(fab, tmp_path) -> tuple[optuna.Study, optuna.Trial]:
+    """A running trial of a new study on the fabricated study's board."""
     storage, name, _ = fab
     board = studies.open_study(storage, name).user_attrs["board"]
     with studies._quiet_optuna():
         study = optuna.create_study(storage=f"sqlite:///{tmp_path}/one.db", study_name="one")
     study.set_user_attr("board", board)
     study.set_user_attr("artifact_dir", str(tmp_path / "artifacts"))
-    trial = study.ask()
+    return study, study.ask()
+
+
+def test_a_running_trial_over_the_limits(fab, tmp_path) -> None:
+    study, trial = _running_trial(fab, tmp_path)
     trial.set_user_attr("estimated_ram_bytes", 10**7)
     trial.set_user_attr("arch_summary", "huge")
     studies.set_constraints(trial, [40.0, -0.5, -0.5])
@@ -65,13 +70,7 @@ def test_a_running_trial_over_the_limits(fab, tmp_path) -> None:
 
 
 def test_a_chosen_child_says_what_was_predicted(fab, tmp_path) -> None:
-    storage, name, _ = fab
-    board = studies.open_study(storage, name).user_attrs["board"]
-    with studies._quiet_optuna():
-        study = optuna.create_study(storage=f"sqlite:///{tmp_path}/one.db", study_name="one")
-    study.set_user_attr("board", board)
-    study.set_user_attr("artifact_dir", str(tmp_path / "artifacts"))
-    trial = study.ask()
+    study, trial = _running_trial(fab, tmp_path)
     for key, value in {"children": 8, "predicted_accuracy": 0.8123,
                        "predicted_std": 0.031, "expected_gain": 0.004}.items():
         study._storage.set_trial_system_attr(trial._trial_id, f"offspring:{key}", value)
