@@ -149,6 +149,22 @@ def make_search_sampler(name: str, seed: int | None, objectives: Sequence[str],
                                 choose=FrontChooser(children.describe, board, objectives))
 
 
+def stored_space_ref(study_attrs: Mapping[str, Any]) -> str:
+    """The space a study searches, from its user attributes: the space file it was created
+    with while that file is still there, else the space's name."""
+    path = study_attrs["space_path"]
+    return str(path) if Path(path).is_file() else str(study_attrs["space"])
+
+
+def stored_profile(study_attrs: Mapping[str, Any]) -> CoreProfile | None:
+    """The calibrated latency profile a study was created with (None: the core's default)."""
+    if not study_attrs.get("latency_profile"):
+        return None
+    from tinynas.latency import CoreProfile
+
+    return CoreProfile.from_dict(study_attrs["latency_profile"])
+
+
 def load_profile(path: Path, board: Board) -> CoreProfile:
     """A calibrated latency profile for ``board``'s core.
 
@@ -245,9 +261,7 @@ def prepare(config: SearchConfig) -> SearchContext:
     input_shape = space.model_input_shape(tuple(data.input_shape))
     num_classes = len(data.class_names)
     if existing is not None and existing.get("latency_profile"):
-        from tinynas.latency import CoreProfile
-
-        profile = CoreProfile.from_dict(existing["latency_profile"])
+        profile = stored_profile(existing)
     check_smallest_fits(space, board, input_shape, num_classes, profile)
     if config.teacher is not None:
         from tinynas.train import check_teacher, load_teacher
@@ -342,7 +356,7 @@ def context_for_worker(storage: str, study_name: str, trials: int) -> SearchCont
             board = Board.from_dict(attrs["board"])
     except TinyNASError:
         board = Board.from_dict(attrs["board"])
-    space_ref = attrs["space_path"] if Path(attrs["space_path"]).is_file() else attrs["space"]
+    space_ref = stored_space_ref(attrs)
     config = SearchConfig(board=board.name, space=space_ref, dataset=attrs["dataset"],
                           trials=trials, storage=storage, study_name=study_name,
                           objectives=tuple(attrs["objectives"]), sampler=attrs.get("sampler",
@@ -353,11 +367,7 @@ def context_for_worker(storage: str, study_name: str, trials: int) -> SearchCont
 
     space = load_space(space_ref)
     data = load_dataset(config.dataset, seed=config.seed)
-    profile = None
-    if attrs.get("latency_profile"):
-        from tinynas.latency import CoreProfile
-
-        profile = CoreProfile.from_dict(attrs["latency_profile"])
+    profile = stored_profile(attrs)
     input_shape = space.model_input_shape(tuple(data.input_shape))
     num_classes = len(data.class_names)
     sampler = make_search_sampler(config.sampler, None, config.objectives, space, board,

@@ -50,8 +50,7 @@ def study_facts(db: Path) -> StudyFacts:
 
     from tinynas.boards import Board
     from tinynas.hypervolume import front_hypervolume
-    from tinynas.latency import CoreProfile
-    from tinynas.pipeline import ChildEstimates
+    from tinynas.pipeline import ChildEstimates, stored_profile, stored_space_ref
     from tinynas.spaces import load_space
     from tinynas.surrogate import MIN_TRAINED, AccuracyModel, FrontChooser
 
@@ -60,16 +59,15 @@ def study_facts(db: Path) -> StudyFacts:
     study = optuna.load_study(study_name=name, storage=storage)
     attrs = study.user_attrs
     board = Board.from_dict(attrs["board"])
-    space_ref = attrs["space_path"] if Path(attrs["space_path"]).is_file() else attrs["space"]
-    profile = (CoreProfile.from_dict(attrs["latency_profile"])
-               if attrs.get("latency_profile") else None)
-    children = ChildEstimates(load_space(space_ref), board, tuple(attrs["input_shape"]),
-                              len(attrs["class_names"]), profile)
+    children = ChildEstimates(load_space(stored_space_ref(attrs)), board,
+                              tuple(attrs["input_shape"]), len(attrs["class_names"]),
+                              stored_profile(attrs))
     chooser = FrontChooser(children.describe, board, attrs["objectives"])
     finished = sorted((t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                        if "skipped" not in t.user_attrs),
                       key=lambda t: t.datetime_complete or t.datetime_start)
     front: list[Any] = []
+    volume = 0.0
     trials = enlarged = 0
     predicted = []
     for t in finished:
@@ -79,8 +77,7 @@ def study_facts(db: Path) -> StudyFacts:
                  if candidate is not None and accuracy is not None else None)
         if not t.user_attrs.get("warm_start"):
             trials += 1
-            if point is not None and (front_hypervolume([*front, point], board)
-                                      > front_hypervolume(front, board)):
+            if point is not None and front_hypervolume([*front, point], board) > volume:
                 enlarged += 1
             trained = chooser.trained(study, before=t.number)
             if (point is not None and candidate is not None and "reused_from" not in t.user_attrs
@@ -90,6 +87,7 @@ def study_facts(db: Path) -> StudyFacts:
                 predicted.append((float(mean[0]), float(accuracy)))
         if point is not None:
             front.append(point)
+            volume = front_hypervolume(front, board)
     return StudyFacts(dataset=attrs["dataset"], board=board.name, sampler=attrs["sampler"],
                       seed=int(attrs["seed"]), trials=trials, enlarged=enlarged,
                       predicted=tuple(predicted))
