@@ -143,11 +143,14 @@ class Verdict:
             RAM), or ``""`` when no point does.
         pareto: A front point that Pareto-dominates the reference on all four objectives, or
             None.
+        nearest: Where the goal is missed, the most accurate front point with at most half the
+            reference's RAM (the closest miss of the half-RAM clause), or None.
     """
 
     winner: Point | None
     how: str
     pareto: Point | None
+    nearest: Point | None = None
 
     @property
     def met(self) -> bool:
@@ -181,5 +184,7 @@ def beats_reference(front: Sequence[Point], reference: Point,
     pareto = [p for p in front if dominates(p, reference)]
     pareto.sort(key=lambda p: (p.ram_bytes, -p.accuracy))
     if not winners:
-        return Verdict(None, "", pareto[0] if pareto else None)
+        within_half = [p for p in front if p.ram_bytes * 2 <= reference.ram_bytes]
+        nearest = max(within_half, key=lambda p: (p.accuracy, -p.ram_bytes), default=None)
+        return Verdict(None, "", pareto[0] if pareto else None, nearest)
     return Verdict(winners[0][0], winners[0][1], pareto[0] if pareto else None)

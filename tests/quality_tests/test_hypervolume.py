@@ -132,3 +132,12 @@ def test_the_smallest_winner_is_reported():
     assert verdict.winner is not None and verdict.winner.label == "tiny"
     assert verdict.pareto is not None and verdict.pareto.label == "tiny"
     assert not beats_reference([], REF).met
+
+
+def test_a_miss_names_the_most_accurate_model_within_half_the_ram():
+    points = [Point(0.88, 480, 1, 1, "close"), Point(0.86, 300, 1, 1, "smaller"),
+              Point(0.89, 600, 1, 1, "over half"), Point(0.88, 500, 1, 1, "close but larger")]
+    verdict = beats_reference(points, REF)
+    assert not verdict.met and verdict.nearest is not None and verdict.nearest.label == "close"
+    assert beats_reference([Point(0.95, 600, 1, 1)], REF).nearest is None
+    assert beats_reference([Point(0.95, 400, 1, 1)], REF).nearest is None  # met: no miss

@@ -14,6 +14,7 @@ from tinynas.hypervolume import Point, front_hypervolume
 # The benchmark lives beside the package, not in it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bench.search_quality.report import reference_table  # noqa: E402
 from bench.search_quality.summary import cells  # noqa: E402
 
 BOARD = "nucleo_l432kc"
@@ -53,6 +54,10 @@ def test_references_meet_the_front_of_their_own_seed():
     verdicts = cell.verdicts()["keras_mnist_cnn"]
     assert [(seed, v.met) for seed, v, _ in verdicts] == [(0, True), (1, False)]
     assert verdicts[0][1].how == "half the RAM"
+    # The report names seed 1's closest miss: 0.80 at 2000 B against the reference's 0.94.
+    row = next(line for line in reference_table([cell]).splitlines()
+               if "keras_mnist_cnn" in line)
+    assert "s1: 0.800 @ 2.0 KB (-0.140)" in row and "s0:" not in row
 
 
 def test_hypervolume_uses_the_converted_models_figures_and_only_what_fits():

@@ -75,3 +75,20 @@ def test_zero_block_models_are_flattened_not_pooled() -> None:
             stems.append(arch)
     assert stems and {a.pooling for a in stems} == {"flatten"}
     assert space.smallest().pooling == "flatten" and space.smallest().filters == ()
+
+
+def test_first_widths_fill_the_ram_between_the_block_steps() -> None:
+    """The first activation dominates the arena of a small image model: its width is sampled in
+    steps of 4, so a 28x28 model exists between the arenas of 8 and 16 first filters."""
+    from tinynas.estimator import estimate_graph
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = load_space("mixed_cnn")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    widths = {space.suggest(study.ask()).first_filters for _ in range(80)}
+    assert widths == {8, 12, 16, 20, 24, 28, 32}
+    flat = {**BLOCKS, "first_stride": 2, "filters": [], "kernels": [], "strides": [],
+            "separable": [], "pooling": "flatten"}
+    arena = {w: estimate_graph(space.graph(space.arch_from_dict({**flat, "first_filters": w}),
+                                           (28, 28, 1), 10)).arena_bytes for w in (8, 12, 16)}
+    assert arena[8] < arena[12] < arena[16]
