@@ -181,10 +181,10 @@ def beats_reference(front: Sequence[Point], reference: Point,
         elif p.accuracy >= reference.accuracy + margin and p.ram_bytes <= reference.ram_bytes:
             winners.append((p, "higher accuracy"))
     winners.sort(key=lambda w: (w[0].ram_bytes, -w[0].accuracy))
-    pareto = [p for p in front if dominates(p, reference)]
-    pareto.sort(key=lambda p: (p.ram_bytes, -p.accuracy))
-    if not winners:
-        within_half = [p for p in front if p.ram_bytes * 2 <= reference.ram_bytes]
-        nearest = max(within_half, key=lambda p: (p.accuracy, -p.ram_bytes), default=None)
-        return Verdict(None, "", pareto[0] if pareto else None, nearest)
-    return Verdict(winners[0][0], winners[0][1], pareto[0] if pareto else None)
+    pareto = min((p for p in front if dominates(p, reference)),
+                 key=lambda p: (p.ram_bytes, -p.accuracy), default=None)
+    if winners:
+        return Verdict(winners[0][0], winners[0][1], pareto)
+    nearest = max((p for p in front if p.ram_bytes * 2 <= reference.ram_bytes),
+                  key=lambda p: (p.accuracy, -p.ram_bytes), default=None)
+    return Verdict(None, "", pareto, nearest)
