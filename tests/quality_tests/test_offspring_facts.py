@@ -35,8 +35,8 @@ def _study(path: Path, accuracies: list[float], warm: int) -> None:
     space.suggest(drawn)
     space.suggest_compression(drawn)
     for i, accuracy in enumerate(accuracies):
-        params = {**drawn.params, "first_filters": 8 + 8 * (i % 4), "blocks": 0,
-                  "pruning": "none", "clusters": 0, "distillation": False}
+        params = {**drawn.params, "convolution": True, "first_filters": 8 + 8 * (i % 4),
+                  "blocks": 0, "pruning": "none", "clusters": 0, "distillation": False}
         study.add_trial(optuna.trial.create_trial(
             params=params, distributions=drawn.distributions, values=[accuracy, 1.0, 1.0, 1.0],
             user_attrs={"accuracy_int8": accuracy, "trained": True,

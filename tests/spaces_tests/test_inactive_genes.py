@@ -35,7 +35,8 @@ def test_inactive_genes_change_nothing() -> None:
     drawn = study.ask()
     space.suggest(drawn)
     space.suggest_compression(drawn)
-    active = {**drawn.params, "blocks": 2, "b0_filters": 16, "b1_filters": 24, "pruning": "none"}
+    active = {**drawn.params, "convolution": True, "blocks": 2, "b0_filters": 16,
+              "b1_filters": 24, "pruning": "none"}
     study.tell(drawn, 0.0)
     for inactive in ({"b2_filters": 8, "b5_stride": 1, "sparsity": 0.3},
                      {"b2_filters": 64, "b5_stride": 2, "sparsity": 0.7}):

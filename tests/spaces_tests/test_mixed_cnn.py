@@ -3,6 +3,8 @@ model, and the family contains the ``cnn`` and ``ds_cnn`` architectures of the s
 
 from __future__ import annotations
 
+from typing import Any
+
 import optuna
 import pytest
 
@@ -52,10 +54,8 @@ def test_a_separable_flag_per_block_is_required() -> None:
 
 
 def test_sampling_mixes_kinds_within_one_model() -> None:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = load_space("mixed_cnn")
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    archs = [space.suggest(study.ask()) for _ in range(60)]
+    archs = [arch for _, arch in _sampled(seed=0, n=60)]
     assert any(len(set(a.separable)) == 2 for a in archs)
     assert {len(a.filters) for a in archs} == set(range(7))
     assert {a.pooling for a in archs if a.filters} == {"avg", "flatten"}
@@ -63,16 +63,24 @@ def test_sampling_mixes_kinds_within_one_model() -> None:
         assert space.arch_from_dict(a.to_dict()) == a
 
 
-def test_zero_block_models_are_flattened_not_pooled() -> None:
+def _sampled(seed: int, n: int) -> list[tuple[dict, Any]]:
+    """``n`` random trials of ``mixed_cnn``: each one's Optuna parameters and architecture."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = load_space("mixed_cnn")
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
-    stems = []
-    for _ in range(80):
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    drawn = []
+    for _ in range(n):
         trial = study.ask()
         arch = space.suggest(trial)
-        if not arch.filters:
-            stems.append(arch)
+        space.suggest_compression(trial)
+        drawn.append((trial.params, arch))
+        study.tell(trial, 0.0)
+    return drawn
+
+
+def test_zero_block_models_are_flattened_not_pooled() -> None:
+    space = load_space("mixed_cnn")
+    stems = [arch for _, arch in _sampled(seed=1, n=80) if not arch.filters]
     assert stems and {a.pooling for a in stems} == {"flatten"}
     assert space.smallest().pooling == "flatten" and space.smallest().filters == ()
 
@@ -82,13 +90,80 @@ def test_first_widths_fill_the_ram_between_the_block_steps() -> None:
     steps of 4, so a 28x28 model exists between the arenas of 8 and 16 first filters."""
     from tinynas.estimator import estimate_graph
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = load_space("mixed_cnn")
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
-    widths = {space.suggest(study.ask()).first_filters for _ in range(80)}
-    assert widths == {8, 12, 16, 20, 24, 28, 32}
+    widths = {arch.first_filters for _, arch in _sampled(seed=1, n=80)}
+    assert widths == {0, 8, 12, 16, 20, 24, 28, 32}  # 0: a dense-only model
     flat = {**BLOCKS, "first_stride": 2, "filters": [], "kernels": [], "strides": [],
             "separable": [], "pooling": "flatten"}
     arena = {w: estimate_graph(space.graph(space.arch_from_dict({**flat, "first_filters": w}),
                                            (28, 28, 1), 10)).arena_bytes for w in (8, 12, 16)}
     assert arena[8] < arena[12] < arena[16]
+
+
+DENSE_ONLY = {"first_filters": 0, "first_kernel": 1, "first_stride": 1, "filters": [],
+              "kernels": [], "strides": [], "separable": [], "pooling": "flatten",
+              "dense_units": 64, "dropout": 0.1}
+
+
+def test_a_dense_only_model_flattens_the_input_into_its_hidden_layer() -> None:
+    space = load_space("mixed_cnn")
+    arch = space.arch_from_dict(DENSE_ONLY)
+    assert arch.dense_only
+    assert _opcodes("mixed_cnn", DENSE_ONLY) == [
+        "RESHAPE", "FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
+    assert space.describe(arch) == "flatten | dropout 0.1 | dense 64"
+
+
+def test_a_dense_only_arena_is_below_the_narrowest_convolution_on_digits() -> None:
+    """On 8x8 digits the arena of a dense-only model holds the input and the hidden layer; the
+    narrowest stride-2 convolution needs more (its per-channel quantization and activation)."""
+    from tinynas.estimator import estimate_graph
+
+    space = load_space("mixed_cnn")
+    conv = {**DENSE_ONLY, "first_filters": 8, "first_kernel": 3, "first_stride": 2,
+            "dense_units": 0}
+
+    def arena(arch: dict) -> int:
+        return estimate_graph(space.graph(space.arch_from_dict(arch), (8, 8, 1), 10)).arena_bytes
+
+    assert arena(DENSE_ONLY) < arena(conv)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"filters": [8], "kernels": [3], "strides": [1], "separable": [False]}, "has no blocks"),
+    ({"pooling": "avg"}, "pooling 'flatten'"),
+    ({"first_kernel": 3}, "first_kernel and first_stride 1"),
+    ({"first_filters": -8}, "first_filters must be 0"),
+])
+def test_a_dense_only_model_has_nothing_convolutional(change: dict, message: str) -> None:
+    with pytest.raises(SearchSpaceError, match=message):
+        load_space("mixed_cnn").arch_from_dict({**DENSE_ONLY, **change})
+
+
+def test_sampling_reaches_dense_only_models_and_their_conv_genes_are_inactive() -> None:
+    space = load_space("mixed_cnn")
+    dense = [(params, arch) for params, arch in _sampled(seed=2, n=60) if arch.dense_only]
+    assert {a.dense_units for _, a in dense} == {32, 64, 128}
+    params, arch = dense[0]
+    # Other convolution genes, same model: one signature, so the search trains it once.
+    other = {**params, "first_filters": 32, "blocks": 3, "pooling": "avg", "dense_units": 32}
+    signature = space.params_signature(params)
+    assert signature is not None and space.params_signature(other) == signature
+    model = space.params_model(other)
+    assert model is not None and model[0] == space.effective_arch(arch, model[1])
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("convolution = [true, false]", "dense_only_units"),
+    ("convolution = [true]\ndense_only_units = [32]", "applies only where convolution offers "
+                                                       "false"),
+    ("convolution = [true, false]\ndense_only_units = [0]", "dense_only_units"),
+])
+def test_space_file_dense_only_errors_name_the_key(tmp_path, text: str, message: str) -> None:
+    source = load_space("mixed_cnn").config.path.read_text()
+    source = "\n".join(line for line in source.splitlines()
+                       if not line.startswith(("convolution", "dense_only_units")))
+    path = tmp_path / "mine.toml"
+    path.write_text(source.replace("[architecture]", "[architecture]\n" + text, 1))
+    with pytest.raises(SearchSpaceError, match=message):
+        load_space(str(path))

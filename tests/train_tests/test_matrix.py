@@ -42,7 +42,31 @@ def test_every_step_is_full_int8_and_runs_in_tflite_micro(space_name: str, row: 
     teacher = space.build(arch, shape, data.num_classes) if compression.distillation else None
 
     result = train_candidate(space, arch, compression, data, TINY, seed=1, teacher=teacher)
+    _assert_every_step_runs(space, arch, compression, data, result)
 
+
+@pytest.mark.slow
+def test_a_dense_only_model_prunes_quantizes_and_runs_in_tflite_micro() -> None:
+    """``mixed_cnn`` without convolution: the flattened input feeds the hidden layer, whose
+    channels pruning narrows; QAT and distillation run on it as on a convolution stack."""
+    from tinynas.train import train_candidate
+
+    space = load_space("mixed_cnn")
+    data = random_dataset(SAMPLE_SHAPES["mixed_cnn"])
+    shape = space.model_input_shape(data.input_shape)
+    arch = space.arch_from_dict({"first_filters": 0, "first_kernel": 1, "first_stride": 1,
+                                 "filters": [], "kernels": [], "strides": [], "separable": [],
+                                 "pooling": "flatten", "dense_units": 32, "dropout": 0.1})
+    compression = ROWS["qat-channel-distilled"]
+    teacher = space.build(space.smallest(), shape, data.num_classes)
+    result = train_candidate(space, arch, compression, data, TINY, seed=1, teacher=teacher)
+    assert getattr(result.arch, "dense_units") == 16  # noqa: B009
+    _assert_every_step_runs(space, arch, compression, data, result)
+
+
+def _assert_every_step_runs(space, arch, compression: Compression, data, result) -> None:
+    """Every step is full int8, is the predicted graph and runs in TFLite Micro as in TFLite."""
+    shape = space.model_input_shape(data.input_shape)
     expected = ["float", "ptq"] + (["pruned"] if compression.pruning != "none" else []) + (
         ["clustered"] if compression.clusters else []) + (
         ["qat"] if compression.quantization == "qat" else [])

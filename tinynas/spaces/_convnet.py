@@ -1,5 +1,10 @@
 """Convolution stacks: a first convolution, then blocks, global pooling or flatten, a classifier.
 
+A space file may also offer models with no convolution at all (``convolution = [true, false]``):
+the flattened input feeds one hidden dense layer (``dense_only_units``) and the classifier. On
+small inputs (8x8 digits, a few sensor features) such a model needs only the input and the hidden
+layer in its arena, about half of what the narrowest convolution needs.
+
 Four families share this: ``ds_cnn`` (depthwise-separable blocks on images or audio features),
 ``cnn`` (plain convolution blocks, the baseline), ``mixed_cnn`` (each block plain or
 depthwise-separable, chosen per block) and ``cnn1d`` (1-D convolutions written as ``(k, 1)`` 2-D
@@ -14,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from tinynas.errors import SearchSpaceError
 from tinynas.spaces._base import Arch, Compression, SearchSpace, _bool_list
 from tinynas.spaces._common import (
+    MAX_WIDTH,
     HeadRanges,
     build_head,
     describe_head,
@@ -46,7 +52,9 @@ class ConvArch(Arch):
     """A convolution stack.
 
     Attributes:
-        first_filters: Output channels of the first (full) convolution.
+        first_filters: Output channels of the first (full) convolution; 0 for a dense-only
+            model (no convolution: no blocks, ``flatten``, ``first_kernel`` and
+            ``first_stride`` 1).
         first_kernel: Its kernel size (square in 2-D, ``(k, 1)`` in 1-D).
         first_stride: Its stride.
         filters: Output channels of each block.
@@ -75,6 +83,20 @@ class ConvArch(Arch):
         if self.pooling not in POOLINGS:
             raise SearchSpaceError(
                 f"architecture: pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if self.first_filters < 0:
+            raise SearchSpaceError(
+                f"architecture: first_filters must be 0 (no convolution) or more, got "
+                f"{self.first_filters}")
+        if self.dense_only and (self.filters or self.pooling != "flatten"
+                                or (self.first_kernel, self.first_stride) != (1, 1)):
+            raise SearchSpaceError(
+                "architecture: a model without convolution (first_filters 0) has no blocks, "
+                "pooling 'flatten', and first_kernel and first_stride 1")
+
+    @property
+    def dense_only(self) -> bool:
+        """Whether the model has no convolution (the flattened input feeds the dense head)."""
+        return self.first_filters == 0
 
 
 @dataclass(frozen=True)
@@ -94,6 +116,9 @@ class ConvRanges:
         head: Classifier choices.
         separable: Depthwise-separable choices for the blocks (``choice`` and ``per_block``
             kinds only).
+        convolution: Whether models have convolutions; ``(True, False)`` also samples
+            dense-only models.
+        dense_only_units: Hidden-layer width choices of a dense-only model.
     """
 
     min_input: tuple[int, ...]
@@ -107,6 +132,8 @@ class ConvRanges:
     pooling: tuple[str, ...]
     head: HeadRanges
     separable: tuple[bool, ...] = ()
+    convolution: tuple[bool, ...] = (True,)
+    dense_only_units: tuple[int, ...] = ()
 
 
 class ConvStackSpace(SearchSpace):
@@ -152,6 +179,7 @@ class ConvStackSpace(SearchSpace):
             head=parse_head(section),
             separable=(_bool_choices(section, "separable") if cls.block_kind in CHOSEN_KINDS
                        else ()),
+            **_dense_only_choices(section),
         )
         section.check_unknown()
         return ranges
@@ -166,6 +194,8 @@ class ConvStackSpace(SearchSpace):
     def suggest(self, trial: optuna.Trial) -> ConvArch:
         """Sample an architecture with ``trial.suggest_*``."""
         r = self.ranges
+        convolution = (bool(trial.suggest_categorical("convolution", list(r.convolution)))
+                       if len(r.convolution) > 1 else r.convolution[0])
         lo, hi, step = r.first_filters
         first_filters = trial.suggest_int("first_filters", lo, hi, step=step)
         first_kernel = int(trial.suggest_categorical("first_kernel", list(r.first_kernel)))
@@ -192,6 +222,12 @@ class ConvStackSpace(SearchSpace):
             extra["separable"] = bool(trial.suggest_categorical("separable", list(r.separable)))
         elif self.block_kind == "per_block":
             extra["separable"] = tuple(separable)
+        hidden = 0
+        if r.dense_only_units:
+            hidden = int(trial.suggest_categorical("dense_only_units", list(r.dense_only_units)))
+        if not convolution:
+            # Every convolution gene above is inactive here (see SearchSpace.suggest).
+            return self._dense_only(hidden, dropout)
         return self._arch(first_filters=first_filters, first_kernel=first_kernel,
                           first_stride=first_stride, filters=tuple(filters),
                           kernels=tuple(kernels), strides=tuple(strides), pooling=pooling,
@@ -213,6 +249,17 @@ class ConvStackSpace(SearchSpace):
                           kernels=(min(r.kernel),) * n, strides=(max(r.stride),) * n,
                           pooling=pooling, dense_units=min(r.head.dense_units),
                           dropout=r.head.dropout[0], **extra)
+
+    def _dense_only(self, hidden: int, dropout: float) -> ConvArch:
+        """The dense-only architecture with ``hidden`` units (see :attr:`ConvArch.dense_only`)."""
+        extra: dict[str, Any] = {}
+        if self.block_kind == "choice":
+            extra["separable"] = False
+        elif self.block_kind == "per_block":
+            extra["separable"] = ()
+        return self._arch(first_filters=0, first_kernel=1, first_stride=1, filters=(),
+                          kernels=(), strides=(), pooling="flatten", dense_units=hidden,
+                          dropout=dropout, **extra)
 
     def _stem_only_pooling(self) -> str | None:
         """The pooling of a zero-block model: ``flatten`` where the space offers it.
@@ -300,6 +347,10 @@ class ConvStackSpace(SearchSpace):
             return layers.ReLU(name=f"{name}_relu")(x)
 
         inputs = layers.Input(tuple(input_shape), name="input")
+        if arch.dense_only:
+            x = layers.Flatten(name="flatten")(inputs)
+            outputs = build_head(layers, x, arch.dense_units, arch.dropout, num_classes)
+            return k.Model(inputs, outputs, name=self.family)
         x = conv_bn_relu(inputs, "conv0", arch.first_filters, arch.first_kernel, arch.first_stride)
         blocks = zip(arch.filters, arch.kernels, arch.strides, self._separable(arch), strict=True)
         for i, (f, kern, s, separable) in enumerate(blocks):
@@ -322,8 +373,9 @@ class ConvStackSpace(SearchSpace):
         assert isinstance(arch, ConvArch)
         b = GraphBuilder()
         x = b.input(tuple(input_shape))
-        x = b.conv2d(x, arch.first_filters, self._window(arch.first_kernel),
-                     self._stride(arch.first_stride))
+        if not arch.dense_only:
+            x = b.conv2d(x, arch.first_filters, self._window(arch.first_kernel),
+                         self._stride(arch.first_stride))
         blocks = zip(arch.filters, arch.kernels, arch.strides, self._separable(arch), strict=True)
         for f, kern, s, separable in blocks:
             if separable:
@@ -343,6 +395,8 @@ class ConvStackSpace(SearchSpace):
     def describe(self, arch: Arch) -> str:
         """E.g. ``conv 8 k3 s1 | ds 16 k3 s2 | avg | dense 32``."""
         assert isinstance(arch, ConvArch)
+        if arch.dense_only:
+            return " | ".join(["flatten", describe_head(arch.dense_units, arch.dropout)])
         parts = [f"conv {arch.first_filters} k{arch.first_kernel} s{arch.first_stride}"]
         blocks = zip(arch.filters, arch.kernels, arch.strides, self._separable(arch), strict=True)
         parts += [f"{'ds' if sep else 'conv'} {f} k{k} s{s}" for f, k, s, sep in blocks]
@@ -353,4 +407,17 @@ class ConvStackSpace(SearchSpace):
 
 def _bool_choices(section: Section, key: str) -> tuple[bool, ...]:
     return tuple(_bool_list(section, key)) if section.has(key) else (True, False)
+
+
+def _dense_only_choices(section: Section) -> dict[str, Any]:
+    """``convolution`` and, where it offers ``false``, ``dense_only_units`` (widths > 0)."""
+    convolution = (tuple(dict.fromkeys(_bool_list(section, "convolution")))
+                   if section.has("convolution") else (True,))
+    if False not in convolution:
+        if section.has("dense_only_units"):
+            raise section.fail("dense_only_units", "applies only where convolution offers false",
+                               section.data["dense_only_units"])
+        return {"convolution": convolution}
+    units = section.int_list("dense_only_units", low=1, high=MAX_WIDTH)
+    return {"convolution": convolution, "dense_only_units": units}
 

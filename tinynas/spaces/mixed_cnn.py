@@ -4,8 +4,9 @@ convolution, chosen per block.
 A depthwise-separable block saves weights and MACs where a layer has many channels, but on the
 narrow, high-resolution early layers of a small image model it saves little and costs accuracy:
 a plain convolution is often the better block there. This space lets the search decide block by
-block, and its zero-block models (the first convolution straight into the classifier) reach the
-smallest arenas of any image model.
+block. Its zero-block models (the first convolution straight into the classifier) reach the
+smallest arenas of any convolution stack; its dense-only models (no convolution, see
+:mod:`tinynas.spaces._convnet`) go lower still on small inputs such as 8x8 digits.
 """
 
 from __future__ import annotations
