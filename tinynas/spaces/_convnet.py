@@ -1,9 +1,9 @@
 """Convolution stacks: a first convolution, then blocks, global pooling or flatten, a classifier.
 
 A space file may also offer models with no convolution at all (``convolution = [true, false]``):
-the flattened input feeds one hidden dense layer (``dense_only_units``) and the classifier. On
-small inputs (8x8 digits, a few sensor features) such a model needs only the input and the hidden
-layer in its arena, about half of what the narrowest convolution needs.
+the flattened input feeds one hidden dense layer (``dense_only_units``) and the classifier. Its
+arena holds only the input and the hidden layer: on 8x8 digits less than the narrowest
+convolution needs.
 
 Four families share this: ``ds_cnn`` (depthwise-separable blocks on images or audio features),
 ``cnn`` (plain convolution blocks, the baseline), ``mixed_cnn`` (each block plain or
@@ -217,49 +217,44 @@ class ConvStackSpace(SearchSpace):
         if n_blocks == 0:
             pooling = self._stem_only_pooling() or pooling
         dense_units, dropout = suggest_head(trial, r.head)
-        extra: dict[str, Any] = {}
-        if self.block_kind == "choice":
-            extra["separable"] = bool(trial.suggest_categorical("separable", list(r.separable)))
-        elif self.block_kind == "per_block":
-            extra["separable"] = tuple(separable)
+        chosen = (bool(trial.suggest_categorical("separable", list(r.separable)))
+                  if self.block_kind == "choice" else False)
         hidden = 0
         if r.dense_only_units:
             hidden = int(trial.suggest_categorical("dense_only_units", list(r.dense_only_units)))
         if not convolution:
             # Every convolution gene above is inactive here (see SearchSpace.suggest).
-            return self._dense_only(hidden, dropout)
+            return self._arch(first_filters=0, first_kernel=1, first_stride=1, filters=(),
+                              kernels=(), strides=(), pooling="flatten", dense_units=hidden,
+                              dropout=dropout, **self._separable_field(False, ()))
         return self._arch(first_filters=first_filters, first_kernel=first_kernel,
                           first_stride=first_stride, filters=tuple(filters),
                           kernels=tuple(kernels), strides=tuple(strides), pooling=pooling,
-                          dense_units=dense_units, dropout=dropout, **extra)
+                          dense_units=dense_units, dropout=dropout,
+                          **self._separable_field(chosen, tuple(separable)))
 
     def smallest(self) -> ConvArch:
         """Fewest, narrowest blocks with the largest strides: the least RAM, flash and MACs."""
         r = self.ranges
         n = r.blocks[0]
-        extra: dict[str, Any] = {}
-        if self.block_kind == "choice":
-            extra["separable"] = True in r.separable
-        elif self.block_kind == "per_block":
-            extra["separable"] = (True in r.separable,) * n
         pooling = ((self._stem_only_pooling() if n == 0 else None)
                    or next((p for p in ("avg", "max") if p in r.pooling), r.pooling[0]))
         return self._arch(first_filters=r.first_filters[0], first_kernel=min(r.first_kernel),
                           first_stride=max(r.first_stride), filters=(r.filters[0],) * n,
                           kernels=(min(r.kernel),) * n, strides=(max(r.stride),) * n,
                           pooling=pooling, dense_units=min(r.head.dense_units),
-                          dropout=r.head.dropout[0], **extra)
+                          dropout=r.head.dropout[0],
+                          **self._separable_field(True in r.separable,
+                                                  (True in r.separable,) * n))
 
-    def _dense_only(self, hidden: int, dropout: float) -> ConvArch:
-        """The dense-only architecture with ``hidden`` units (see :attr:`ConvArch.dense_only`)."""
-        extra: dict[str, Any] = {}
+    def _separable_field(self, chosen: bool, per_block: tuple[bool, ...]) -> dict[str, Any]:
+        """The ``separable`` field of this family's architecture: ``chosen`` for the ``choice``
+        kind, ``per_block`` for ``per_block``, none for the others."""
         if self.block_kind == "choice":
-            extra["separable"] = False
-        elif self.block_kind == "per_block":
-            extra["separable"] = ()
-        return self._arch(first_filters=0, first_kernel=1, first_stride=1, filters=(),
-                          kernels=(), strides=(), pooling="flatten", dense_units=hidden,
-                          dropout=dropout, **extra)
+            return {"separable": chosen}
+        if self.block_kind == "per_block":
+            return {"separable": per_block}
+        return {}
 
     def _stem_only_pooling(self) -> str | None:
         """The pooling of a zero-block model: ``flatten`` where the space offers it.
@@ -347,11 +342,8 @@ class ConvStackSpace(SearchSpace):
             return layers.ReLU(name=f"{name}_relu")(x)
 
         inputs = layers.Input(tuple(input_shape), name="input")
-        if arch.dense_only:
-            x = layers.Flatten(name="flatten")(inputs)
-            outputs = build_head(layers, x, arch.dense_units, arch.dropout, num_classes)
-            return k.Model(inputs, outputs, name=self.family)
-        x = conv_bn_relu(inputs, "conv0", arch.first_filters, arch.first_kernel, arch.first_stride)
+        x = inputs if arch.dense_only else conv_bn_relu(
+            inputs, "conv0", arch.first_filters, arch.first_kernel, arch.first_stride)
         blocks = zip(arch.filters, arch.kernels, arch.strides, self._separable(arch), strict=True)
         for i, (f, kern, s, separable) in enumerate(blocks):
             if separable:
@@ -395,9 +387,8 @@ class ConvStackSpace(SearchSpace):
     def describe(self, arch: Arch) -> str:
         """E.g. ``conv 8 k3 s1 | ds 16 k3 s2 | avg | dense 32``."""
         assert isinstance(arch, ConvArch)
-        if arch.dense_only:
-            return " | ".join(["flatten", describe_head(arch.dense_units, arch.dropout)])
-        parts = [f"conv {arch.first_filters} k{arch.first_kernel} s{arch.first_stride}"]
+        parts = ([] if arch.dense_only else
+                 [f"conv {arch.first_filters} k{arch.first_kernel} s{arch.first_stride}"])
         blocks = zip(arch.filters, arch.kernels, arch.strides, self._separable(arch), strict=True)
         parts += [f"{'ds' if sep else 'conv'} {f} k{k} s{s}" for f, k, s, sep in blocks]
         parts.append(arch.pooling)
@@ -420,4 +411,3 @@ def _dense_only_choices(section: Section) -> dict[str, Any]:
         return {"convolution": convolution}
     units = section.int_list("dense_only_units", low=1, high=MAX_WIDTH)
     return {"convolution": convolution, "dense_only_units": units}
-
