@@ -327,7 +327,7 @@ def run_local_workers(storage: str, study_name: str, trials: int, workers: int,
 
     Raises:
         StudyError: Bad arguments, a missing study, or workers that stopped before the budget
-            was reached (with the last line a worker printed).
+            was reached (with the last line of the lowest-numbered worker that failed).
     """
     from tinynas.progress import Progress
 
@@ -382,7 +382,8 @@ def run_local_workers(storage: str, study_name: str, trials: int, workers: int,
     failed = {i: s for i, s in statuses.items() if s != 0}
     timed_out = deadline is not None and time.monotonic() >= deadline
     if complete < trials and not timed_out and failed:
-        index, status = next(iter(failed.items()))
+        index = min(failed)
+        status = failed[index]
         why = _FINAL_STATUSES.get(status) or _describe_status(status)
         raise StudyError(
             f"workers stopped with {complete} of {trials} complete trials: worker {index} {why}: "
