@@ -47,7 +47,7 @@ demo: install
 		--out firmware/build
 
 test: install-test system-packages
-	$(BIN)/ruff check tinynas
+	$(BIN)/ruff check tinynas tests bench
 	$(BIN)/mypy tinynas
 	$(BIN)/python -m pytest -q -ra
 

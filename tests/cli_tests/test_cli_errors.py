@@ -100,10 +100,10 @@ def test_boards_and_spaces_listing(capsys) -> None:
 
 @pytest.mark.parametrize("command", ["boards", "spaces", "pareto --help", "estimate --help"])
 def test_light_commands_do_not_import_tensorflow(command: str) -> None:
-    code = ("import sys, runpy; sys.argv = ['tinynas'] + %r.split()\n"
+    code = (f"import sys, runpy; sys.argv = ['tinynas'] + {command!r}.split()\n"
             "from tinynas.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n" % command)
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from tinynas.cli import main
-from tinynas.device.build import build_firmware
-from tinynas.device.emulator import Emulator
 from tinynas.convert import evaluate_tflite
 from tinynas.datasets import load_dataset
+from tinynas.device.build import build_firmware
+from tinynas.device.emulator import Emulator
 from tinynas.estimator import estimate_tflite
 from tinynas.export import ExportInfo, export_bundle
 from tinynas.latency import CoreProfile
