@@ -21,6 +21,12 @@ Usage::
     .venv/bin/python -m bench.search_quality report [--results FILE ...]
     .venv/bin/python -m bench.search_quality profile [--dataset digits] \
         [--reference keras_mnist_cnn] [--epochs 8]
+    .venv/bin/python -m bench.search_quality repeats --models FILE.toml --out FILE.json \
+        [--dataset fashion_mnist:3000] [--splits 0,1,2] [--training-seeds 0,1,2,3,4] \
+        [--epochs 5] [--only NAME,...] [--baseline NAME] [--jobs 1] [--threads 1]
+
+``repeats`` (:mod:`bench.search_quality.repeats`) trains fixed models with several training
+seeds on each split, to tell a difference between two models from the spread of one.
 
 With the same seed, NSGA-II's first generation (8 trials) is the random sampler's first 8
 draws, and training is deterministic: both searches hold the same first 8 models, and only the

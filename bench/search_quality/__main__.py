@@ -57,12 +57,70 @@ def _parser() -> argparse.ArgumentParser:
     kids = sub.add_parser("offspring", help="what each search's trials added to its front, "
                           "and how predictable their accuracy was, from a grid's work directory")
     kids.add_argument("--workdir", type=Path, nargs="+", default=[WORKDIR])
+    rep = sub.add_parser("repeats", help="train models on fixed splits with several training "
+                         "seeds (continues an earlier run of the same file), then print the table")
+    rep.add_argument("--models", type=Path, required=True, help="TOML file of [[model]] tables")
+    rep.add_argument("--dataset", default="fashion_mnist:3000")
+    rep.add_argument("--splits", default="0,1,2", help="dataset seeds (the split)")
+    rep.add_argument("--training-seeds", default="0,1,2,3,4")
+    rep.add_argument("--epochs", type=int, default=5, help="float training epochs")
+    rep.add_argument("--only", default=None, help="comma-separated model names to train "
+                     "(default: every model of the file)")
+    rep.add_argument("--baseline", default=None,
+                     help="model name the others are compared with in the table")
+    rep.add_argument("--jobs", type=int, default=1, help="trainings at once, one process each")
+    rep.add_argument("--threads", type=int, default=1,
+                     help="TensorFlow threads per training (the grid uses 1)")
+    rep.add_argument("--out", type=Path, required=True)
     prof = sub.add_parser("profile", help="split one candidate's training time by step")
     prof.add_argument("--dataset", default="digits")
     prof.add_argument("--reference", default="keras_mnist_cnn")
     prof.add_argument("--epochs", type=int, default=8)
     prof.add_argument("--out", type=Path, default=None)
     return parser
+
+
+def _command_line(argv: list[str] | None) -> str:
+    return shlex.join([".venv/bin/python", "-m", "bench.search_quality",
+                       *(argv if argv is not None else sys.argv[1:])])
+
+
+def _repeats(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from bench.search_quality.repeats import (
+        ModelsFileError,
+        load_models,
+        repeat_jobs,
+        repeat_table,
+    )
+    from bench.search_quality.run import run_grid
+
+    try:
+        models = load_models(args.models)
+        splits = tuple(int(s) for s in _names(args.splits))
+        seeds = tuple(int(s) for s in _names(args.training_seeds))
+    except ModelsFileError as exc:
+        print(f"--models: {exc}", file=sys.stderr)
+        return 2
+    except ValueError:
+        print("--splits and --training-seeds: comma-separated integers", file=sys.stderr)
+        return 2
+    if args.only is not None:
+        unknown = set(_names(args.only)) - {m.name for m in models}
+        if unknown:
+            print(f"--only: no model named {sorted(unknown)[0]!r} in {args.models}",
+                  file=sys.stderr)
+            return 2
+        models = [m for m in models if m.name in _names(args.only)]
+    if args.baseline is not None and args.baseline not in {m.name for m in models}:
+        print(f"--baseline: no model named {args.baseline!r} in {args.models}", file=sys.stderr)
+        return 2
+    grid = repeat_jobs(args.dataset, models, splits, seeds, args.epochs)
+    data = run_grid(grid, args.out, WORKDIR, args.jobs, _command_line(argv),
+                    threads=args.threads)
+    keys = {job.key() for job in grid}
+    print(repeat_table([row for key, row in data["results"].items() if key in keys],
+                       args.baseline))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,9 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         grid = jobs(_names(args.datasets), _names(args.boards),
                     tuple(int(s) for s in _names(args.seeds)), _names(args.samplers), settings,
                     references=not args.no_references, order=args.order)
-        command = shlex.join([".venv/bin/python", "-m", "bench.search_quality",
-                              *(argv if argv is not None else sys.argv[1:])])
-        run_grid(grid, args.out, args.workdir, args.jobs, command, args.budget_minutes)
+        run_grid(grid, args.out, args.workdir, args.jobs, _command_line(argv),
+                 args.budget_minutes)
         return 0
     if args.command == "report":
         from bench.search_quality.report import render
@@ -109,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             merged["runs"] += data["runs"]
         print(render(merged))
         return 0
+    if args.command == "repeats":
+        return _repeats(args, argv)
     if args.command == "offspring":
         from bench.search_quality.offspring import offspring_table, workdir_facts
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bench.search_quality.repeats import RepeatJob
+
 #: The space each dataset is searched in: depthwise-separable CNNs for images and keyword
 #: audio, 1-D CNNs for sensor series.
 SPACE_FOR_DATASET = {"digits": "ds_cnn", "fashion_mnist": "ds_cnn", "kws_synth": "ds_cnn",
@@ -101,7 +103,7 @@ class ReferenceJob:
                 "seed": self.seed, "boards": list(self.boards), "epochs": self.settings.epochs}
 
 
-Job = SearchJob | ReferenceJob
+Job = SearchJob | ReferenceJob | RepeatJob
 
 
 def modality(dataset: str) -> str:

@@ -8,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.search_quality.grid import ReferenceJob, SearchJob
+from bench.search_quality.grid import Job, ReferenceJob, SearchJob
+from bench.search_quality.repeats import RepeatJob, run_repeat
 
 if TYPE_CHECKING:
     import optuna
@@ -129,13 +130,15 @@ def run_reference(job: ReferenceJob) -> dict[str, Any]:
             "cpu_s": round(time.process_time() - cpu, 2)}
 
 
-def run_job(job: SearchJob | ReferenceJob, workdir: Path) -> dict[str, Any]:
-    """Run either kind of job; a :class:`tinynas.errors.TinyNASError` becomes an ``error`` row."""
+def run_job(job: Job, workdir: Path) -> dict[str, Any]:
+    """Run any kind of job; a :class:`tinynas.errors.TinyNASError` becomes an ``error`` row."""
     from tinynas.errors import TinyNASError
 
     try:
         if isinstance(job, SearchJob):
             return run_search(job, workdir)
+        if isinstance(job, RepeatJob):
+            return run_repeat(job)
         return run_reference(job)
     except TinyNASError as exc:
         return {**job.to_dict(), "error": str(exc)}

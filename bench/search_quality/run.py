@@ -36,8 +36,9 @@ def save_results(path: Path, data: dict[str, Any]) -> None:
     atomic_write(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
-def _init_worker() -> None:
+def _init_worker(threads: int) -> None:
     os.environ.update(_THREAD_ENV)
+    os.environ.update({"TF_NUM_INTRAOP_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)})
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 
@@ -62,7 +63,8 @@ def _describe(job: Job, row: dict[str, Any]) -> str:
 
 
 def run_grid(jobs: list[Job], out: Path, workdir: Path, workers: int,
-             command: str, budget_minutes: float | None = None) -> dict[str, Any]:
+             command: str, budget_minutes: float | None = None,
+             threads: int = 1) -> dict[str, Any]:
     """Run every job not already in ``out`` and record each result as it arrives.
 
     Args:
@@ -73,6 +75,8 @@ def run_grid(jobs: list[Job], out: Path, workdir: Path, workers: int,
         command: The command line, stored with the run.
         budget_minutes: No job starts after this many minutes (running ones finish); a later
             run of the same command continues with the rest.
+        threads: TensorFlow's intra-op threads in each job (results depend on it: the order of
+            floating-point sums changes with it).
 
     Returns:
         The results.
@@ -81,7 +85,7 @@ def run_grid(jobs: list[Job], out: Path, workdir: Path, workers: int,
     done = {k for k, v in data["results"].items() if "error" not in v}
     todo = [j for j in jobs if j.key() not in done]
     run_info = {"command": command, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                "jobs": len(todo), "workers": workers, "cpus": os.cpu_count(),
+                "jobs": len(todo), "workers": workers, "threads": threads, "cpus": os.cpu_count(),
                 "load_average_start": list(os.getloadavg()), "python": platform.python_version()}
     data["runs"].append(run_info)
     save_results(out, data)
@@ -90,7 +94,7 @@ def run_grid(jobs: list[Job], out: Path, workdir: Path, workers: int,
     started = time.perf_counter()
     pending: dict[Future[dict[str, Any]], Job] = {}
     queue = list(todo)
-    pool = _pool(workers)
+    pool = _pool(workers, threads)
     try:
         while queue or pending:
             if budget_minutes is not None and time.perf_counter() - started > budget_minutes * 60:
@@ -104,7 +108,7 @@ def run_grid(jobs: list[Job], out: Path, workdir: Path, workers: int,
                     # the rest of the grid goes on in a new pool.
                     queue.insert(0, job)
                     pool.shutdown(cancel_futures=True)
-                    pool = _pool(workers)
+                    pool = _pool(workers, threads)
             if not pending:
                 continue
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -125,8 +129,9 @@ def run_grid(jobs: list[Job], out: Path, workdir: Path, workers: int,
     return data
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def _pool(workers: int, threads: int = 1) -> ProcessPoolExecutor:
     """Worker processes, each replaced after one job: a long search grows a TensorFlow process
     by gigabytes (one worker reached 10 GB after four searches and was killed for memory)."""
     return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                               initializer=_init_worker, max_tasks_per_child=1)
+                               initializer=_init_worker, initargs=(threads,),
+                               max_tasks_per_child=1)

@@ -1,0 +1,200 @@
+"""Repeated training: how far one model's int8 accuracy moves with the training seed alone.
+
+A search's front and the references are each trained once per seed, and the dataset seed fixes
+both the split and the training (initial weights, shuffling). On a test split of a few hundred
+samples two models that differ by one or two samples may differ by chance. ``repeats`` trains a
+list of models on one fixed split with several training seeds, so that a comparison can be made
+between means with their spread.
+
+The models come from a TOML file, one ``[[model]]`` table each: either ``reference = NAME``
+(a model of :mod:`tinynas.references`, trained with its own space's settings and compression),
+or ``space = NAME``, ``arch = {...}`` (the architecture as a trial stores it) and optional
+``compression = {...}`` (:class:`tinynas.spaces.Compression` fields; quantization-aware
+training when absent). ``name`` is optional: a reference's name, else the architecture's summary.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tinynas.spaces import Arch, Compression, SearchSpace
+
+
+class ModelsFileError(ValueError):
+    """A models file that cannot be read; the message is one line naming the file."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model to train repeatedly.
+
+    Attributes:
+        name: Label in the results and tables.
+        reference: A reference's name, or None for a space model.
+        space: The space of a space model.
+        arch: Its architecture, as :meth:`tinynas.spaces.SearchSpace.arch_from_dict` reads it.
+        compression: :class:`tinynas.spaces.Compression` fields of a space model.
+    """
+
+    name: str
+    reference: str | None = None
+    space: str | None = None
+    arch: dict[str, Any] = field(default_factory=dict)
+    compression: dict[str, Any] = field(default_factory=dict)
+
+    def load(self) -> tuple[SearchSpace, Arch, Compression]:
+        """The space, architecture and compression to train."""
+        from tinynas.references import get_reference
+        from tinynas.spaces import Compression, load_space
+
+        if self.reference is not None:
+            ref = get_reference(self.reference)
+            space, arch = ref.load()
+            return space, arch, ref.compression
+        assert self.space is not None
+        space = load_space(self.space)
+        return (space, space.arch_from_dict(self.arch),
+                Compression.from_dict({"quantization": "qat", **self.compression}))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (part of every result row)."""
+        if self.reference is not None:
+            return {"model": self.name, "reference": self.reference}
+        return {"model": self.name, "space": self.space, "arch": self.arch,
+                "compression": {"quantization": "qat", **self.compression}}
+
+
+def load_models(path: Path) -> list[ModelSpec]:
+    """Read and check a models file (see the module's description).
+
+    Raises:
+        ModelsFileError: Unreadable TOML, no models, or a model that names neither a reference
+            nor a space and architecture, or whose space or architecture does not load.
+    """
+    from tinynas.errors import TinyNASError
+    from tinynas.spaces import load_space
+
+    try:
+        tables = tomllib.loads(path.read_text()).get("model")
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ModelsFileError(f"{path}: {exc}") from None
+    if not isinstance(tables, list) or not tables:
+        raise ModelsFileError(f"{path}: expected one or more [[model]] tables")
+    models: list[ModelSpec] = []
+    for i, table in enumerate(tables, 1):
+        where = f"{path}: model {i}"
+        if "reference" in table:
+            spec = ModelSpec(name=str(table.get("name", table["reference"])),
+                             reference=str(table["reference"]))
+        elif "space" in table and isinstance(table.get("arch"), dict):
+            spec = ModelSpec(name=str(table.get("name", "")), space=str(table["space"]),
+                             arch=dict(table["arch"]),
+                             compression=dict(table.get("compression", {})))
+        else:
+            raise ModelsFileError(f"{where}: needs reference = NAME, or space = NAME and an "
+                                  "arch table")
+        try:
+            space, arch, _ = spec.load()
+        except (TinyNASError, TypeError, ValueError, KeyError) as exc:
+            raise ModelsFileError(f"{where}: {exc}") from None
+        if not spec.name:
+            spec = ModelSpec(name=load_space(str(spec.space)).describe(arch), space=spec.space,
+                             arch=spec.arch, compression=spec.compression)
+        models.append(spec)
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise ModelsFileError(f"{path}: two models share a name; give each a distinct name")
+    return models
+
+
+@dataclass(frozen=True)
+class RepeatJob:
+    """One model trained on one split (dataset seed) with one training seed."""
+
+    dataset: str
+    model: ModelSpec
+    split: int
+    training_seed: int
+    epochs: int
+
+    kind = "repeat"
+
+    def key(self) -> str:
+        """Identifies the job's result in the results file."""
+        return (f"repeat/e{self.epochs}/{self.dataset}/{self.model.name}/split{self.split}/"
+                f"t{self.training_seed}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {"kind": self.kind, "dataset": self.dataset, "split": self.split,
+                "training_seed": self.training_seed, "epochs": self.epochs,
+                **self.model.to_dict()}
+
+
+def repeat_jobs(dataset: str, models: list[ModelSpec], splits: tuple[int, ...],
+                training_seeds: tuple[int, ...], epochs: int) -> list[RepeatJob]:
+    """Every model on every split with every training seed, one training seed at a time."""
+    return [RepeatJob(dataset, m, s, t, epochs)
+            for t in training_seeds for s in splits for m in models]
+
+
+def run_repeat(job: RepeatJob) -> dict[str, Any]:
+    """Train one model of :func:`repeat_jobs` and estimate its arena (no board)."""
+    import time
+    from dataclasses import replace
+
+    from tinynas.datasets import load_dataset
+    from tinynas.estimator import estimate_tflite
+    from tinynas.train import train_candidate
+
+    space, arch, compression = job.model.load()
+    data = load_dataset(job.dataset, seed=job.split)
+    training = replace(space.config.training, epochs=job.epochs)
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = train_candidate(space, arch, compression, data, training, seed=job.training_seed)
+    est = estimate_tflite(result.tflite)
+    return {**job.to_dict(), "accuracy_int8": float(result.accuracy_int8),
+            "accuracy_float": float(result.accuracy_float), "test_samples": len(data.y_test),
+            "ram_bytes": int(est.arena_bytes), "flash_bytes": int(est.flash_bytes),
+            "wall_s": round(time.perf_counter() - wall, 2),
+            "cpu_s": round(time.process_time() - cpu, 2)}
+
+
+def repeat_table(rows: list[dict[str, Any]], baseline: str | None = None) -> str:
+    """Markdown: per dataset and split, each model's int8 accuracy by training seed, its mean
+    and standard deviation, and (with ``baseline``, listed first) the difference of means
+    against it and whether the model is within half the baseline's arena."""
+    rows = [r for r in rows if r.get("kind") == "repeat" and "error" not in r]
+    lines = ["| dataset | split | model | RAM | int8 by training seed | mean | sd |"
+             + (f" mean - {baseline} | within half its RAM |" if baseline else ""),
+             "| --- | --- | --- | --- | --- | --- | --- |" + (" --- | --- |" if baseline else "")]
+    groups: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = {}
+    for row in rows:
+        by_model = groups.setdefault((row["dataset"], row["split"]), {})
+        by_model.setdefault(row["model"], []).append(row)
+    for (dataset, split), models in sorted(groups.items()):
+        base = models.get(baseline or "")
+        base_mean = statistics.mean(r["accuracy_int8"] for r in base) if base else None
+        order = sorted(models, key=lambda name: name != baseline)
+        for name in order:
+            runs = models[name]
+            runs.sort(key=lambda r: r["training_seed"])
+            accs = [r["accuracy_int8"] for r in runs]
+            mean = statistics.mean(accs)
+            sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+            shown = name.replace("|", "\\|")
+            line = (f"| {dataset} | {split} | {shown} | {runs[0]['ram_bytes'] / 1024:.1f} KB | "
+                    f"{' / '.join(f'{a:.3f}' for a in accs)} | {mean:.3f} | {sd:.3f} |")
+            if baseline:
+                if base_mean is None or base is None:
+                    line += " - | - |"
+                else:
+                    half = runs[0]["ram_bytes"] * 2 <= base[0]["ram_bytes"]
+                    line += f" {mean - base_mean:+.3f} | {'yes' if half else 'no'} |"
+            lines.append(line)
+    return "\n".join(lines)
