@@ -93,6 +93,8 @@ def _repeats(args: argparse.Namespace, argv: list[str] | None) -> int:
         repeat_table,
     )
     from bench.search_quality.run import run_grid
+    from tinynas.datasets import load_dataset
+    from tinynas.errors import TinyNASError
 
     try:
         models = load_models(args.models)
@@ -104,15 +106,26 @@ def _repeats(args: argparse.Namespace, argv: list[str] | None) -> int:
     except ValueError:
         print("--splits and --training-seeds: comma-separated integers", file=sys.stderr)
         return 2
+    for flag, value in (("--epochs", args.epochs), ("--jobs", args.jobs),
+                        ("--threads", args.threads)):
+        if value < 1:
+            print(f"{flag}: must be at least 1, got {value}", file=sys.stderr)
+            return 2
     if args.only is not None:
-        unknown = set(_names(args.only)) - {m.name for m in models}
+        only = set(_names(args.only))
+        unknown = only - {m.name for m in models}
         if unknown:
             print(f"--only: no model named {sorted(unknown)[0]!r} in {args.models}",
                   file=sys.stderr)
             return 2
-        models = [m for m in models if m.name in _names(args.only)]
+        models = [m for m in models if m.name in only]
     if args.baseline is not None and args.baseline not in {m.name for m in models}:
         print(f"--baseline: no model named {args.baseline!r} in {args.models}", file=sys.stderr)
+        return 2
+    try:
+        load_dataset(args.dataset, seed=splits[0] if splits else 0)
+    except TinyNASError as exc:
+        print(f"--dataset: {exc}", file=sys.stderr)
         return 2
     grid = repeat_jobs(args.dataset, models, splits, seeds, args.epochs)
     data = run_grid(grid, args.out, WORKDIR, args.jobs, _command_line(argv),

@@ -1,4 +1,5 @@
-"""Running one job of the grid in the current process: a search or a reference training."""
+"""Running one job of the grid in the current process: a search, a reference training, or one
+repeated training."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.search_quality.grid import Job, ReferenceJob, SearchJob
-from bench.search_quality.repeats import RepeatJob, run_repeat
+from bench.search_quality.repeats import RepeatJob
 
 if TYPE_CHECKING:
     import optuna
+
+    from tinynas.spaces import Arch, Compression, SearchSpace
+    from tinynas.train import TrainedCandidate
 
 #: Trial attributes kept in the results, beside the trial's number and state.
 TRIAL_ATTRS = ("trained", "reused_from", "accuracy_int8", "accuracy_float",
@@ -100,17 +104,13 @@ def run_reference(job: ReferenceJob) -> dict[str, Any]:
     estimate of the converted ``.tflite`` (arena, flash, latency) on each board.
     """
     from tinynas.boards import load_board
-    from tinynas.datasets import load_dataset
     from tinynas.estimator import estimate_tflite
     from tinynas.references import get_reference
-    from tinynas.train import train_candidate
 
     reference = get_reference(job.reference)
     space, arch = reference.load()
-    data = load_dataset(job.dataset, seed=job.seed)
-    training = replace(space.config.training, epochs=job.settings.epochs)
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = train_candidate(space, arch, reference.compression, data, training, seed=job.seed)
+    result, _, timing = _train(space, arch, reference.compression, job.dataset, job.seed,
+                               job.seed, job.settings.epochs)
     whole = estimate_tflite(result.tflite)
     per_board = {}
     for name in job.boards:
@@ -126,8 +126,37 @@ def run_reference(job: ReferenceJob) -> dict[str, Any]:
             "accuracy_float": float(result.accuracy_float),
             "epochs_trained": int(result.epochs), "tflite_bytes": len(result.tflite),
             "macs": int(whole.macs), "params": int(whole.params), "boards": per_board,
-            "wall_s": round(time.perf_counter() - wall, 2),
-            "cpu_s": round(time.process_time() - cpu, 2)}
+            **timing}
+
+
+def run_repeat(job: RepeatJob) -> dict[str, Any]:
+    """Train one model of :func:`bench.search_quality.repeats.repeat_jobs` and estimate its
+    arena (no board)."""
+    from tinynas.estimator import estimate_tflite
+
+    space, arch, compression = job.model.load()
+    result, test_samples, timing = _train(space, arch, compression, job.dataset, job.split,
+                                          job.training_seed, job.epochs)
+    est = estimate_tflite(result.tflite)
+    return {**job.to_dict(), "accuracy_int8": float(result.accuracy_int8),
+            "accuracy_float": float(result.accuracy_float), "test_samples": test_samples,
+            "ram_bytes": int(est.arena_bytes), "flash_bytes": int(est.flash_bytes), **timing}
+
+
+def _train(space: SearchSpace, arch: Arch, compression: Compression, dataset: str, split: int,
+           seed: int, epochs: int) -> tuple[TrainedCandidate, int, dict[str, float]]:
+    """Train by the search's pipeline on ``dataset`` split by ``split``, with training seed
+    ``seed`` and ``epochs`` float epochs: the result, the test samples, and the wall and CPU
+    seconds of the training."""
+    from tinynas.datasets import load_dataset
+    from tinynas.train import train_candidate
+
+    data = load_dataset(dataset, seed=split)
+    training = replace(space.config.training, epochs=epochs)
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = train_candidate(space, arch, compression, data, training, seed=seed)
+    return result, len(data.y_test), {"wall_s": round(time.perf_counter() - wall, 2),
+                                      "cpu_s": round(time.process_time() - cpu, 2)}
 
 
 def run_job(job: Job, workdir: Path) -> dict[str, Any]:

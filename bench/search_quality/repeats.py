@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import statistics
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,14 +59,18 @@ class ModelSpec:
         assert self.space is not None
         space = load_space(self.space)
         return (space, space.arch_from_dict(self.arch),
-                Compression.from_dict({"quantization": "qat", **self.compression}))
+                Compression.from_dict(self._compression_fields()))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (part of every result row)."""
         if self.reference is not None:
             return {"model": self.name, "reference": self.reference}
         return {"model": self.name, "space": self.space, "arch": self.arch,
-                "compression": {"quantization": "qat", **self.compression}}
+                "compression": self._compression_fields()}
+
+    def _compression_fields(self) -> dict[str, Any]:
+        """The compression given, quantization-aware training where it names none."""
+        return {"quantization": "qat", **self.compression}
 
 
 def load_models(path: Path) -> list[ModelSpec]:
@@ -77,7 +81,6 @@ def load_models(path: Path) -> list[ModelSpec]:
             nor a space and architecture, or whose space or architecture does not load.
     """
     from tinynas.errors import TinyNASError
-    from tinynas.spaces import load_space
 
     try:
         tables = tomllib.loads(path.read_text()).get("model")
@@ -102,10 +105,7 @@ def load_models(path: Path) -> list[ModelSpec]:
             space, arch, _ = spec.load()
         except (TinyNASError, TypeError, ValueError, KeyError) as exc:
             raise ModelsFileError(f"{where}: {exc}") from None
-        if not spec.name:
-            spec = ModelSpec(name=load_space(str(spec.space)).describe(arch), space=spec.space,
-                             arch=spec.arch, compression=spec.compression)
-        models.append(spec)
+        models.append(spec if spec.name else replace(spec, name=space.describe(arch)))
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise ModelsFileError(f"{path}: two models share a name; give each a distinct name")
@@ -141,28 +141,6 @@ def repeat_jobs(dataset: str, models: list[ModelSpec], splits: tuple[int, ...],
     """Every model on every split with every training seed, one training seed at a time."""
     return [RepeatJob(dataset, m, s, t, epochs)
             for t in training_seeds for s in splits for m in models]
-
-
-def run_repeat(job: RepeatJob) -> dict[str, Any]:
-    """Train one model of :func:`repeat_jobs` and estimate its arena (no board)."""
-    import time
-    from dataclasses import replace
-
-    from tinynas.datasets import load_dataset
-    from tinynas.estimator import estimate_tflite
-    from tinynas.train import train_candidate
-
-    space, arch, compression = job.model.load()
-    data = load_dataset(job.dataset, seed=job.split)
-    training = replace(space.config.training, epochs=job.epochs)
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = train_candidate(space, arch, compression, data, training, seed=job.training_seed)
-    est = estimate_tflite(result.tflite)
-    return {**job.to_dict(), "accuracy_int8": float(result.accuracy_int8),
-            "accuracy_float": float(result.accuracy_float), "test_samples": len(data.y_test),
-            "ram_bytes": int(est.arena_bytes), "flash_bytes": int(est.flash_bytes),
-            "wall_s": round(time.perf_counter() - wall, 2),
-            "cpu_s": round(time.process_time() - cpu, 2)}
 
 
 def repeat_table(rows: list[dict[str, Any]], baseline: str | None = None) -> str:

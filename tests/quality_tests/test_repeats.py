@@ -114,7 +114,12 @@ def test_bad_arguments_are_refused_in_one_line(tmp_path: Path,
                  "--out", str(out)]) == 2
     assert main(["repeats", "--models", str(SHIPPED), "--only", "keras_mnist_cnn",
                  "--baseline", "flatten | dropout 0.1 | dense 128", "--out", str(out)]) == 2
+    assert main(["repeats", "--models", str(SHIPPED), "--jobs", "0", "--out", str(out)]) == 2
+    assert main(["repeats", "--models", str(SHIPPED), "--dataset", "no_such_data",
+                 "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
+    assert err[4] == "--jobs: must be at least 1, got 0"
+    assert err[5].startswith("--dataset: ") and "no_such_data" in err[5]
     assert err[0].startswith("--baseline: no model named 'nope'")
     assert err[1].startswith("--splits and --training-seeds")
     assert err[2].startswith("--only: no model named 'x'")
