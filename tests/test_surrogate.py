@@ -14,7 +14,7 @@ from tinynas.hypervolume import Point, front_hypervolume
 from tinynas.pipeline import _fits, estimate_arch, make_search_sampler
 from tinynas.spaces import SearchSpace, load_space
 from tinynas.study import make_sampler, set_constraints
-from tinynas.surrogate import AccuracyModel, FrontChooser, expected_improvement
+from tinynas.surrogate import AccuracyModel, FrontChooser, expected_improvement, logit, sigmoid
 
 BOARD = load_board("nucleo_l432kc")
 OBJECTIVES = ("accuracy", "ram", "flash", "latency")
@@ -33,20 +33,28 @@ def _point(ram_share: float, accuracy: float = 0.0) -> Point:
 
 def test_expected_improvement_is_exact_where_the_gain_is_linear_in_accuracy() -> None:
     # With one objective besides accuracy and nothing trained, a model of accuracy a and RAM
-    # share r adds a * (1 - r): linear in a, so the expectation is the gain at the mean.
-    for std in (0.0, 0.05):
-        gain = expected_improvement([], _point(0.25), 0.6, std, BOARD, ("accuracy", "ram"))
-        assert gain == pytest.approx(0.6 * 0.75, rel=1e-9)
+    # share r adds a * (1 - r): linear in a, so the expectation is the mean accuracy times
+    # (1 - r), here over a normally distributed logit (integrated on a fine grid).
+    for std in (0.0, 0.5):
+        gain = expected_improvement([], _point(0.25), float(logit(0.6)), std, BOARD,
+                                    ("accuracy", "ram"))
+        z = np.linspace(-8, 8, 20001)
+        density = np.exp(-z ** 2 / 2) / math.sqrt(2 * math.pi)
+        mean_accuracy = (0.6 if std == 0 else
+                         float(np.sum(sigmoid(logit(0.6) + std * z) * density) * (z[1] - z[0])))
+        assert gain == pytest.approx(mean_accuracy * 0.75, rel=1e-6)
+    assert mean_accuracy < 0.6  # the logit's spread pulls the mean towards 0.5
 
 
 def test_a_child_dominated_on_every_resource_gains_only_by_being_more_accurate() -> None:
     front = [[1 - 0.9, 0.2]]  # accuracy 0.9 at a fifth of the RAM
     objectives = ("accuracy", "ram")
     bigger = _point(0.4)
-    assert expected_improvement(front, bigger, 0.8, 0.0, BOARD, objectives) == 0.0
-    unsure = expected_improvement(front, bigger, 0.8, 0.05, BOARD, objectives)
-    assert 0.0 < unsure < expected_improvement(front, bigger, 0.8, 0.2, BOARD, objectives)
-    smaller = expected_improvement(front, _point(0.1), 0.8, 0.0, BOARD, objectives)
+    at = float(logit(0.8))
+    assert expected_improvement(front, bigger, at, 0.0, BOARD, objectives) == 0.0
+    unsure = expected_improvement(front, bigger, at, 0.3, BOARD, objectives)
+    assert 0.0 < unsure < expected_improvement(front, bigger, at, 1.0, BOARD, objectives)
+    smaller = expected_improvement(front, _point(0.1), at, 0.0, BOARD, objectives)
     assert smaller == pytest.approx(0.8 * 0.1, abs=1e-4)  # the box below the front's RAM
 
 
@@ -60,6 +68,19 @@ def test_the_accuracy_model_follows_a_trend_it_was_fitted_on() -> None:
     truth = 0.5 + 0.04 * test[:, 0] - 0.01 * test[:, 1]
     assert np.corrcoef(mean, truth)[0, 1] > 0.9
     assert np.all(std >= 0)
+    assert np.all((mean > 0) & (mean < 1))
+
+
+def test_the_accuracy_model_carries_its_trend_beyond_the_trained_models() -> None:
+    # Accuracy grows with capacity; a model smaller than every trained one is predicted less
+    # accurate than all of them (a Gaussian process alone would return to their mean there),
+    # and one larger than all of them more accurate, yet below 1.
+    capacity = np.linspace(4, 8, 10)
+    accuracy = sigmoid(-6 + 1.0 * capacity)
+    model = AccuracyModel(capacity[:, None].tolist(), accuracy.tolist())
+    (small, large), _ = model.predict([[1.0], [11.0]])
+    assert small < accuracy.min() - 0.1
+    assert accuracy.max() < large < 1.0
 
 
 def _synthetic_search(space: SearchSpace, sampler: optuna.samplers.BaseSampler,
