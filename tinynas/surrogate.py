@@ -12,10 +12,11 @@ The prediction (:class:`AccuracyModel`) is made on the accuracy's logit, so that
 (0, 1) and differences near 1 (0.95 against 0.99: five times fewer errors) weigh as they should;
 a linear trend in the features carries it outside the trained models, where a Gaussian process
 alone falls back to their mean; a Gaussian process fits what the trend leaves. Replayed on the
-24-trial ``mixed_cnn`` searches of the search-quality benchmark (each NSGA-II offspring predicted
-from the models trained before it), this raised the correlation of predicted and measured int8
-accuracy from 0.09 to 0.13 on digits, 0.41 to 0.58 on fashion_mnist and 0.51 to 0.71 on
-kws_synth, against a Gaussian process on the accuracy itself.
+NSGA-II offspring of the 24-trial ``mixed_cnn`` searches of the search-quality benchmark (each
+predicted from the models trained before it; ``python -m bench.search_quality predictions``),
+the rank correlation of predicted and measured int8 accuracy rose from 0.55 to 0.62 on digits,
+0.35 to 0.47 on fashion_mnist and 0.52 to 0.60 on kws_synth, against a Gaussian process on the
+accuracy itself.
 
 A child that fills a gap of the front scores high even at a modest predicted accuracy; one that a
 trained model already dominates on every resource scores only by the chance that it is more
@@ -117,20 +118,36 @@ def expected_improvement(front: Sequence[Sequence[float]], candidate: Point, mea
 
 class AccuracyModel:
     """Regression of int8 accuracy on candidate features: a ridge-regularized linear trend of
-    the accuracy's logit, and Gaussian-process regression of what the trend leaves."""
+    the accuracy's logit, and Gaussian-process regression of what the trend leaves.
 
-    def __init__(self, features: Sequence[Sequence[float]], accuracies: Sequence[float]):
+    Args:
+        features: One row of numbers per trained model (:func:`model_features`).
+        accuracies: Their int8 accuracies.
+        logit_scale: Fit the accuracy's logit (False: the accuracy itself).
+        trend: Fit a linear trend under the Gaussian process (False: the process alone).
+            ``logit_scale=False, trend=False`` is the model the chooser used before, kept so
+            that the two can be measured side by side (``python -m bench.search_quality
+            predictions``).
+    """
+
+    def __init__(self, features: Sequence[Sequence[float]], accuracies: Sequence[float], *,
+                 logit_scale: bool = True, trend: bool = True):
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
         x = np.asarray(features, dtype=float)
-        y = logit(np.asarray(accuracies, dtype=float))
+        y = np.asarray(accuracies, dtype=float)
+        self._logit = logit_scale
+        if logit_scale:
+            y = logit(y)
         self._mean = x.mean(axis=0)
         self._scale = np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
         design = self._design(x)
-        penalty = RIDGE * np.eye(design.shape[1])
-        penalty[0, 0] = 0.0  # the intercept is not penalized
-        self._trend = np.linalg.solve(design.T @ design + penalty, design.T @ y)
+        self._trend = np.zeros(design.shape[1])
+        if trend:
+            penalty = RIDGE * np.eye(design.shape[1])
+            penalty[0, 0] = 0.0  # the intercept is not penalized
+            self._trend = np.linalg.solve(design.T @ design + penalty, design.T @ y)
         kernel = (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(1.0, (1e-2, 1e2), nu=2.5)
                   + WhiteKernel(0.1, (1e-4, 1.0)))
         self._gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=2,
@@ -144,17 +161,28 @@ class AccuracyModel:
         z = (x - self._mean) / self._scale
         return np.column_stack([np.ones(len(z)), z])
 
-    def predict_logit(self, features: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and standard deviation of the predicted logit of each feature row's accuracy."""
+    def _fitted(self, features: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of the fitted quantity (logit or accuracy) of each row."""
         design = self._design(np.asarray(features, dtype=float))
         residual, std = self._gp.predict(design[:, 1:], return_std=True)
         mean = design @ self._trend + np.asarray(residual, dtype=float)
         return mean, np.asarray(std, dtype=float)
 
+    def predict_logit(self, features: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of the predicted logit of each feature row's accuracy
+        (for a model fitted on the accuracy itself, carried to the logit to first order)."""
+        mean, std = self._fitted(features)
+        if self._logit:
+            return mean, std
+        p = np.clip(mean, EPSILON, 1.0 - EPSILON)
+        return logit(p), std / (p * (1.0 - p))
+
     def predict(self, features: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
         """Predicted accuracy of each feature row (the accuracy at the mean logit) and its
         standard deviation (the logit's, carried to the accuracy to first order)."""
-        mean, std = self.predict_logit(features)
+        mean, std = self._fitted(features)
+        if not self._logit:
+            return mean, std
         accuracy = sigmoid(mean)
         return accuracy, accuracy * (1.0 - accuracy) * std
 

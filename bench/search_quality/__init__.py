@@ -24,6 +24,12 @@ Usage::
     .venv/bin/python -m bench.search_quality repeats --models FILE.toml --out FILE.json \
         [--dataset fashion_mnist:3000] [--splits 0,1,2] [--training-seeds 0,1,2,3,4] \
         [--epochs 5] [--only NAME,...] [--baseline NAME] [--jobs 1] [--threads 1]
+    .venv/bin/python -m bench.search_quality predictions --results FILE ... \
+        [--samplers nsga2] [--space mixed_cnn]
+
+``predictions`` (:mod:`bench.search_quality.predictions`) replays each search's trials and
+measures how well the offspring chooser's accuracy model, and the one it replaced, predicted
+them before training.
 
 ``repeats`` (:mod:`bench.search_quality.repeats`) trains fixed models with several training
 seeds on each split, to tell a difference between two models from the spread of one.

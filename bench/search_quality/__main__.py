@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     kids = sub.add_parser("offspring", help="what each search's trials added to its front, "
                           "and how predictable their accuracy was, from a grid's work directory")
     kids.add_argument("--workdir", type=Path, nargs="+", default=[WORKDIR])
+    pred = sub.add_parser("predictions", help="how well the accuracy models predict each "
+                          "search's int8 accuracies before training, replayed from results files")
+    pred.add_argument("--results", type=Path, nargs="+", required=True)
+    pred.add_argument("--samplers", default="nsga2",
+                      help="comma-separated samplers whose searches are replayed")
+    pred.add_argument("--space", default=None, help="replay only the searches of this space")
     rep = sub.add_parser("repeats", help="train models on fixed splits with several training "
                          "seeds (continues an earlier run of the same file), then print the table")
     rep.add_argument("--models", type=Path, required=True, help="TOML file of [[model]] tables")
@@ -136,6 +142,31 @@ def _repeats(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 0
 
 
+def _predictions(args: argparse.Namespace) -> int:
+    from bench.search_quality.predictions import predictions_table, replay
+
+    results: dict[str, Any] = {}
+    for path in args.results:
+        try:
+            results.update(json.loads(path.read_text())["results"])
+        except (OSError, ValueError, KeyError, TypeError):
+            print(f"--results: {path} is not a results file of this benchmark "
+                  "(a JSON object with \"results\")", file=sys.stderr)
+            return 2
+    try:
+        replayed = replay(results, _names(args.samplers), args.space)
+    except ValueError as exc:
+        print(f"--results: {exc}", file=sys.stderr)
+        return 2
+    if not any(r.pairs for r in replayed):
+        print(f"--results: no search of sampler {args.samplers!r}"
+              + (f" in space {args.space!r}" if args.space else "")
+              + " has a trial to predict", file=sys.stderr)
+        return 2
+    print(predictions_table(replayed))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -181,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "repeats":
         return _repeats(args, argv)
+    if args.command == "predictions":
+        return _predictions(args)
     if args.command == "offspring":
         from bench.search_quality.offspring import offspring_table, workdir_facts
 
