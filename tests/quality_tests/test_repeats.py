@@ -35,6 +35,13 @@ def test_the_shipped_models_load_and_are_named_by_reference_or_summary() -> None
     assert models[1].to_dict()["compression"] == {"quantization": "qat"}
 
 
+@pytest.mark.parametrize("path", sorted(SHIPPED.parent.glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_models_file_loads_with_its_reference_first(path: Path) -> None:
+    models = load_models(path)
+    assert models[0].reference == "keras_mnist_cnn"
+    assert len({m.name for m in models}) == len(models) > 1
+
+
 @pytest.mark.parametrize("text,expect", [
     ("", "expected one or more [[model]] tables"),
     ("[[model]]\nspace = \"mixed_cnn\"\n", "needs reference = NAME, or space = NAME"),
