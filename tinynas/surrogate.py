@@ -87,6 +87,13 @@ def sigmoid(value: float | np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-np.asarray(value, dtype=float))))
 
 
+def accuracy_of(logit_mean: np.ndarray, logit_std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The accuracy at a predicted logit's mean, and the logit's standard deviation carried to
+    the accuracy to first order."""
+    accuracy = sigmoid(logit_mean)
+    return accuracy, accuracy * (1.0 - accuracy) * np.asarray(logit_std, dtype=float)
+
+
 def expected_improvement(front: Sequence[Sequence[float]], candidate: Point, mean: float,
                          std: float, board: Board, objectives: Sequence[str]) -> float:
     """Expected hypervolume improvement of ``candidate`` over ``front`` when the logit of its
@@ -181,10 +188,7 @@ class AccuracyModel:
         """Predicted accuracy of each feature row (the accuracy at the mean logit) and its
         standard deviation (the logit's, carried to the accuracy to first order)."""
         mean, std = self._fitted(features)
-        if not self._logit:
-            return mean, std
-        accuracy = sigmoid(mean)
-        return accuracy, accuracy * (1.0 - accuracy) * std
+        return (mean, std) if not self._logit else accuracy_of(mean, std)
 
 
 class FrontChooser:
@@ -218,8 +222,7 @@ class FrontChooser:
         if not scored:
             return 0, {}
         model = AccuracyModel([c.features for c, _ in trained], [a for _, a in trained])
-        features = [c.features for _, c in scored]
-        mean, std = model.predict_logit(features)
+        mean, std = model.predict_logit([c.features for _, c in scored])
         # Models other workers are training count at their predicted accuracy, so that two
         # workers do not both fill the same gap.
         running = self._running(study)
@@ -231,9 +234,9 @@ class FrontChooser:
                                       self._objectives)
                  for (_, c), m, s in zip(scored, mean, std, strict=True)]
         best = int(np.argmax(gains))
-        accuracy, accuracy_std = model.predict([features[best]])
-        return scored[best][0], {"predicted_accuracy": round(float(accuracy[0]), 4),
-                                 "predicted_std": round(float(accuracy_std[0]), 4),
+        accuracy, accuracy_std = accuracy_of(mean[best], std[best])
+        return scored[best][0], {"predicted_accuracy": round(float(accuracy), 4),
+                                 "predicted_std": round(float(accuracy_std), 4),
                                  "expected_gain": float(gains[best])}
 
     def _running(self, study: optuna.Study) -> list[Candidate]:

@@ -142,19 +142,30 @@ def _repeats(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 0
 
 
-def _predictions(args: argparse.Namespace) -> int:
-    from bench.search_quality.predictions import predictions_table, replay
-
-    results: dict[str, Any] = {}
-    for path in args.results:
+def _merged_results(paths: list[Path]) -> dict[str, Any] | None:
+    """The results and runs of ``paths`` in one, a later file's rows replacing an earlier's of
+    the same key (None, with one line on stderr, when a file is not a results file)."""
+    merged: dict[str, Any] = {"results": {}, "runs": []}
+    for path in paths:
         try:
-            results.update(json.loads(path.read_text())["results"])
+            data = json.loads(path.read_text())
+            merged["results"].update(data["results"])
+            merged["runs"] += data.get("runs", [])
         except (OSError, ValueError, KeyError, TypeError):
             print(f"--results: {path} is not a results file of this benchmark "
                   "(a JSON object with \"results\")", file=sys.stderr)
-            return 2
+            return None
+    return merged
+
+
+def _predictions(args: argparse.Namespace) -> int:
+    from bench.search_quality.predictions import predictions_table, replay
+
+    merged = _merged_results(args.results)
+    if merged is None:
+        return 2
     try:
-        replayed = replay(results, _names(args.samplers), args.space)
+        replayed = replay(merged["results"], _names(args.samplers), args.space)
     except ValueError as exc:
         print(f"--results: {exc}", file=sys.stderr)
         return 2
@@ -203,11 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "report":
         from bench.search_quality.report import render
 
-        merged: dict[str, Any] = {"results": {}, "runs": []}
-        for path in args.results:
-            data = json.loads(path.read_text())
-            merged["results"].update(data["results"])
-            merged["runs"] += data["runs"]
+        merged = _merged_results(args.results)
+        if merged is None:
+            return 2
         print(render(merged))
         return 0
     if args.command == "repeats":

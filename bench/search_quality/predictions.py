@@ -20,9 +20,12 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tinynas.spaces import Compression
 
 #: The accuracy models compared: name -> keyword arguments of
 #: :class:`tinynas.surrogate.AccuracyModel`.
@@ -35,7 +38,7 @@ _PRUNING = re.compile(r"^(unstructured|channel|2:4) (\d+)%$")
 _CLUSTERS = re.compile(r"^(\d+) clusters$")
 
 
-def compression_of(summary: str) -> Any:
+def compression_of(summary: str) -> Compression:
     """The :class:`tinynas.spaces.Compression` a compression summary stands for.
 
     Raises:
