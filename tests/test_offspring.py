@@ -154,3 +154,37 @@ def test_a_board_no_child_fits_still_gets_its_trials() -> None:
     sampler = DistinctNSGAIISampler(space.params_signature, fits=lambda params: False, seed=0,
                                     population_size=4, tries=3)
     assert len(_search(space, sampler, trials=10)) == 10
+
+
+@pytest.mark.parametrize("explore", [0, 3])
+def test_the_chooser_weighs_models_drawn_from_the_whole_space(explore: int) -> None:
+    space = load_space("mixed_cnn")
+    shape = (28, 28, 1)
+
+    def fits(params: dict[str, object]) -> bool:
+        arch = space.arch_from_dict(json.loads(space.params_signature(params) or "{}")["arch"])
+        return not any(c > 0 for c in _fits(BOARD, estimate_arch(space, arch, shape, 10, BOARD,
+                                                                  None)))
+
+    seen: list[list[str]] = []
+
+    def choose_last(study: optuna.Study, children: list[dict[str, object]]
+                    ) -> tuple[int, dict[str, float]]:
+        seen.append([space.params_signature(c) or "" for c in children])
+        return len(children) - 1, {}
+
+    sampler = DistinctNSGAIISampler(space.params_signature, fits=fits, choose=choose_last,
+                                    seed=0, population_size=4, pool=3, explore=explore)
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    trained = _search(space, sampler, trials=12, study=study, shape=shape)
+    assert all(len(set(children)) == len(children) for children in seen)
+    assert _over_limits(space, trained[4:], shape) == 0
+    drawn = [t.system_attrs.get("offspring:drawn") for t in study.trials[4:]]
+    if explore:
+        assert len(seen) == 8  # every offspring trial chose among bred and drawn children
+        assert all(len(children) == 3 + explore for children in seen)
+        assert drawn == [1] * 8
+    else:
+        assert all(len(children) <= 3 for children in seen) and drawn == [None] * 8
+    for before, children in enumerate(seen, start=4):
+        assert not set(children) & set(trained[:before])  # every child is new to the study

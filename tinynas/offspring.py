@@ -24,6 +24,11 @@ add most to the front; NSGA-II's selection then works on trained results as befo
 system attributes ``offspring:children`` (how many were bred to choose from) and, once the
 chooser predicts, ``offspring:predicted_accuracy``, ``offspring:predicted_std`` and
 ``offspring:expected_gain`` say what was expected of it.
+
+Bred children stay near their parents: once the population settles on one kind of model, no
+child is of another kind, however much the chooser would expect of it. So the chooser also
+weighs up to :data:`EXPLORE` models drawn at random from the whole space (distinct, fitting the
+board) beside the bred ones; ``offspring:drawn`` is 1 when the trial trains one of those.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ TRIES = 32
 
 #: Distinct children that fit, bred for one trial when a chooser picks among them.
 POOL = 8
+
+#: Models drawn at random from the whole space, weighed by the chooser beside the bred children.
+EXPLORE = 4
 
 #: The trials whose models a child must not repeat.
 _HELD = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
@@ -73,16 +81,20 @@ class DistinctNSGAIISampler(optuna.samplers.NSGAIISampler):
         population_size: NSGA-II's population size.
         tries: Children bred at most for one trial.
         pool: Distinct children that fit, bred for one trial before ``choose`` picks.
+        explore: Distinct models that fit, drawn at random from the whole space and added to
+            the children ``choose`` picks from.
     """
 
     def __init__(self, signature: Signature, *, fits: Fits | None = None,
                  choose: Choose | None = None, seed: int | None = None,
-                 population_size: int = 50, tries: int = TRIES, pool: int = POOL):
+                 population_size: int = 50, tries: int = TRIES, pool: int = POOL,
+                 explore: int = EXPLORE):
         super().__init__(seed=seed, population_size=population_size)
         self._signature = signature
         self._fits = fits
         self._choose = choose
         self._pool = pool if choose is not None else 1
+        self._explore = explore if choose is not None else 0
         self._tries = tries
         self._redraw = optuna.samplers.RandomSampler(seed=seed)
         self._finished: dict[int, str | None] = {}
@@ -124,12 +136,36 @@ class DistinctNSGAIISampler(optuna.samplers.NSGAIISampler):
                 fitting = child
         if not distinct:
             return child if fitting is None else fitting
+        bred = len(distinct)
+        distinct += self.draw(study, trial, search_space, held)
         if self._choose is None or len(distinct) < 2:
             return distinct[0]
         index, expected = self._choose(study, distinct)
-        for key, value in {"children": len(distinct), **expected}.items():
+        attrs = {"children": len(distinct), **expected}
+        if self._explore:
+            attrs["drawn"] = int(index >= bred)
+        for key, value in attrs.items():
             study._storage.set_trial_system_attr(trial._trial_id, f"offspring:{key}", value)
         return distinct[index]
+
+    def draw(self, study: optuna.Study, trial: FrozenTrial,
+             search_space: dict[str, BaseDistribution], held: set[str]) -> list[dict[str, Any]]:
+        """Up to ``explore`` models drawn at random from ``search_space`` that fit the board and
+        whose signatures are not in ``held`` (which gains theirs), in at most ``tries`` draws."""
+        drawn: list[dict[str, Any]] = []
+        for _ in range(self._tries if self._explore else 0):
+            params = self._complete(study, trial, search_space, {})
+            if self._fits is not None and not self._fits(params):
+                continue
+            key = self._signature(params)
+            if key is not None and key in held:
+                continue
+            drawn.append(params)
+            if key is not None:
+                held.add(key)
+            if len(drawn) >= self._explore:
+                break
+        return drawn
 
     def held_signatures(self, study: optuna.Study, exclude: int | None = None) -> set[str]:
         """The signatures of the models of the study's finished, running and queued trials

@@ -208,8 +208,9 @@ def make_sampler(name: str, seed: int | None, n_objectives: int,
             (:mod:`tinynas.offspring`).
         fits: Whether the model a set of parameters stands for fits the board; given with
             ``signature``, NSGA-II breeds no child the board cannot hold either.
-        choose: Given with ``signature``, NSGA-II breeds several distinct children for a trial
-            and trains the one this picks (:class:`tinynas.surrogate.FrontChooser`).
+        choose: Given with ``signature``, NSGA-II breeds several distinct children for a trial,
+            draws a few models at random beside them, and trains the one this picks
+            (:class:`tinynas.surrogate.FrontChooser`).
     """
     import optuna
 

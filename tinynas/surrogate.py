@@ -1,4 +1,5 @@
-"""Choosing among bred children the one expected to add most to the front.
+"""Choosing among a trial's candidates (bred children and models drawn at random) the one
+expected to add most to the front.
 
 A child's RAM, flash and latency are known before training (the analytic estimate); only its
 int8 accuracy is not. :class:`FrontChooser` predicts that accuracy from the study's trained

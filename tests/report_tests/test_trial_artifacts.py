@@ -69,10 +69,14 @@ def test_a_running_trial_over_the_limits(fab, tmp_path) -> None:
     assert "predicted before training" not in md  # no sampler's choice behind this trial
 
 
-def test_a_chosen_child_says_what_was_predicted(fab, tmp_path) -> None:
+@pytest.mark.parametrize(("drawn", "origin"), [
+    (None, ""), (0, " (bred from its parents)"), (1, " (drawn at random from the whole space)")])
+def test_a_chosen_child_says_what_was_predicted(fab, tmp_path, drawn, origin) -> None:
     study, trial = _running_trial(fab, tmp_path)
-    for key, value in {"children": 8, "predicted_accuracy": 0.8123,
-                       "predicted_std": 0.031, "expected_gain": 0.004}.items():
+    for key, value in {"children": 8, "predicted_accuracy": 0.8123, "predicted_std": 0.031,
+                       "expected_gain": 0.004, "drawn": drawn}.items():
+        if value is None:
+            continue
         study._storage.set_trial_system_attr(trial._trial_id, f"offspring:{key}", value)
     trial.set_user_attr("arch_summary", "conv 8 k3 s2 | flatten")
     studies.set_constraints(trial, [-0.5, -0.5, -0.5])
@@ -80,4 +84,4 @@ def test_a_chosen_child_says_what_was_predicted(fab, tmp_path) -> None:
     md = studies.download_bytes(study, study._storage.get_trial(trial._trial_id),
                                 "report.md").decode()
     assert (f"| predicted before training | {fmt.acc(0.8123)} int8 accuracy (standard deviation "
-            f"{fmt.acc(0.031)}), chosen among 8 children |") in md
+            f"{fmt.acc(0.031)}), chosen among 8 children{origin} |") in md
