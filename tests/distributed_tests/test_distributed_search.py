@@ -134,7 +134,13 @@ def crash_scenario(tmp_path_factory, pg_server):
         out["victim"] = victim.number
         out["victim_failed"] = _wait_for(storage, "crash", lambda t: t.number == victim.number
                                          and t.state.name == "FAIL", "failed victim")
-        out["interrupted"] = _wait_for(storage, "crash", _training, "trial training").number
+        # Ctrl-C must land mid-trial: a trial that started after the kill, not the surviving
+        # worker's, which may finish in the moment the signal takes to arrive.
+        older = {t.number for t in _study(storage, "crash").get_trials()
+                 if t.state.name == "RUNNING"}
+        out["interrupted"] = _wait_for(storage, "crash",
+                                       lambda t: _training(t) and t.number not in older,
+                                       "trial training after the kill").number
         search.send_signal(signal.SIGINT)
         _, out["interrupted_err"] = search.communicate(timeout=90)
         out["interrupted_code"] = search.returncode

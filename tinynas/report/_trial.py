@@ -70,8 +70,9 @@ def expectation(system_attrs: dict[str, Any]) -> str | None:
     ``offspring:*`` system attributes (None when it chose without a prediction)."""
     if "offspring:predicted_accuracy" not in system_attrs:
         return None
-    origin = {0: " (bred from its parents)", 1: " (drawn at random from the whole space)"}.get(
-        system_attrs.get("offspring:drawn"), "")
+    drawn = system_attrs.get("offspring:drawn")
+    origin = ("" if drawn is None else " (drawn at random from the whole space)" if drawn
+              else " (bred from its parents)")
     return (f"{fmt.acc(system_attrs['offspring:predicted_accuracy'])} int8 accuracy "
             f"(standard deviation {fmt.acc(system_attrs.get('offspring:predicted_std'))}), "
             f"chosen among {system_attrs.get('offspring:children', '?')} children{origin}")
