@@ -33,7 +33,7 @@ board) beside the bred ones; ``offspring:drawn`` is 1 when the trial trains one 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -113,37 +113,25 @@ class DistinctNSGAIISampler(optuna.samplers.NSGAIISampler):
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         """NSGA-II's child for ``trial``, bred again while its model is one the study holds or
         one the board cannot hold; with a chooser, its pick among up to ``pool`` such children."""
-        child = super().sample_relative(study, trial, search_space)
+        breed = super().sample_relative
+        child = breed(study, trial, search_space)
         if not self.get_parent_population(study, self.get_trial_generation(study, trial)):
             return child  # generation 0: drawn at random
         held = self.held_signatures(study, trial.number)
-        fitting: dict[str, Any] | None = None
-        distinct: list[dict[str, Any]] = []
-        for attempt in range(self._tries):
-            if attempt:
-                child = super().sample_relative(study, trial, search_space)
-            child = self._complete(study, trial, search_space, child)
-            if self._fits is not None and not self._fits(child):
-                continue
-            key = self._signature(child)
-            if key is None or key not in held:
-                distinct.append(child)
-                if key is not None:
-                    held.add(key)
-                if len(distinct) >= self._pool:
-                    break
-            elif fitting is None:
-                fitting = child
+        bred = (self._complete(study, trial, search_space,
+                               breed(study, trial, search_space) if attempt else child)
+                for attempt in range(self._tries))
+        distinct, fitting, last = self._collect(bred, self._pool, held)
         if not distinct:
-            return child if fitting is None else fitting
-        bred = len(distinct)
+            return fitting if fitting is not None else last or child
+        children = len(distinct)
         distinct += self.draw(study, trial, search_space, held)
         if self._choose is None or len(distinct) < 2:
             return distinct[0]
         index, expected = self._choose(study, distinct)
         attrs = {"children": len(distinct), **expected}
         if self._explore:
-            attrs["drawn"] = int(index >= bred)
+            attrs["drawn"] = int(index >= children)
         for key, value in attrs.items():
             study._storage.set_trial_system_attr(trial._trial_id, f"offspring:{key}", value)
         return distinct[index]
@@ -152,20 +140,32 @@ class DistinctNSGAIISampler(optuna.samplers.NSGAIISampler):
              search_space: dict[str, BaseDistribution], held: set[str]) -> list[dict[str, Any]]:
         """Up to ``explore`` models drawn at random from ``search_space`` that fit the board and
         whose signatures are not in ``held`` (which gains theirs), in at most ``tries`` draws."""
-        drawn: list[dict[str, Any]] = []
-        for _ in range(self._tries if self._explore else 0):
-            params = self._complete(study, trial, search_space, {})
-            if self._fits is not None and not self._fits(params):
+        draws = (self._complete(study, trial, search_space, {})
+                 for _ in range(self._tries if self._explore else 0))
+        return self._collect(draws, self._explore, held)[0]
+
+    def _collect(self, candidates: Iterable[dict[str, Any]], want: int, held: set[str]
+                 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any]]:
+        """Up to ``want`` of ``candidates`` that fit the board and whose models are not in
+        ``held`` (which gains theirs); the first that fits but is held (None: none); and the
+        last candidate looked at."""
+        distinct: list[dict[str, Any]] = []
+        fitting: dict[str, Any] | None = None
+        last: dict[str, Any] = {}
+        for last in candidates:
+            if self._fits is not None and not self._fits(last):
                 continue
-            key = self._signature(params)
+            key = self._signature(last)
             if key is not None and key in held:
+                if fitting is None:
+                    fitting = last
                 continue
-            drawn.append(params)
+            distinct.append(last)
             if key is not None:
                 held.add(key)
-            if len(drawn) >= self._explore:
+            if len(distinct) >= want:
                 break
-        return drawn
+        return distinct, fitting, last
 
     def held_signatures(self, study: optuna.Study, exclude: int | None = None) -> set[str]:
         """The signatures of the models of the study's finished, running and queued trials
