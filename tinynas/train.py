@@ -70,6 +70,12 @@ class TrainedCandidate:
     history: dict[str, list[Any]] = field(default_factory=dict)
 
 
+def cosine_rate(learning_rate: float, done_epochs: int, epochs: int) -> float:
+    """The rate a cosine schedule from ``learning_rate`` to zero over ``epochs`` has reached
+    after ``done_epochs``: where float training goes on after a multi-fidelity probe."""
+    return learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(done_epochs, epochs) / epochs))
+
+
 def train_candidate(space: SearchSpace, arch: Arch, compression: Compression, data: Dataset,
                     training: TrainingConfig, seed: int,
                     teacher: tf_keras.Model | None = None,
@@ -82,7 +88,7 @@ def train_candidate(space: SearchSpace, arch: Arch, compression: Compression, da
         arch: The architecture as sampled (before channel pruning).
         compression: The compression settings.
         data: The dataset (samples in the dataset's shape; reshaped for the model here).
-        training: Epochs, batch size, learning rate, patience, augmentations.
+        training: Epochs, batch size, learning rate and its schedule, patience, augmentations.
         seed: Seeds weights, shuffling and augmentation.
         teacher: A Keras model whose soft labels join the loss when
             ``compression.distillation`` is set (ignored otherwise).
@@ -119,20 +125,25 @@ def train_candidate(space: SearchSpace, arch: Arch, compression: Compression, da
     finetune_lr = training.learning_rate * FINETUNE_LR_SCALE
 
     float_model = space.build(arch, input_shape, data.num_classes)
+    cosine = training.lr_schedule == "cosine"
     if probe is not None and 0 < probe_epochs < training.epochs:
         # Multi-fidelity: a short probe decides whether the rest of the budget is spent.
         from tinynas.fidelity import NotPromoted
 
-        run.fit(float_model, "float", probe_epochs, training.learning_rate)
+        run.fit(float_model, "float", probe_epochs, training.learning_rate,
+                decay_epochs=training.epochs if cosine else 0)
         probe_accuracy = max(run.history["val_accuracy"], default=0.0)
         if not probe(probe_accuracy):
             raise NotPromoted(f"validation accuracy {probe_accuracy:.4f} after {probe_epochs} "
                               f"epochs: not promising enough for the full budget")
-        run.fit(float_model, "float", training.epochs - probe_epochs, training.learning_rate,
-                early_stopping=True)
+        rest = training.epochs - probe_epochs
+        run.fit(float_model, "float", rest,
+                cosine_rate(training.learning_rate, probe_epochs, training.epochs) if cosine
+                else training.learning_rate,
+                early_stopping=True, decay_epochs=rest if cosine else 0)
     else:
         run.fit(float_model, "float", training.epochs, training.learning_rate,
-                early_stopping=True)
+                early_stopping=True, decay_epochs=training.epochs if cosine else 0)
     run.float_stage(float_model)
     run.int8_stage("ptq", float_model)
 
@@ -318,15 +329,24 @@ class _Run:
         return dataset, feed
 
     def fit(self, model: tf_keras.Model, step: str, epochs: int, learning_rate: float,
-            early_stopping: bool = False, callbacks: list[Any] | None = None) -> None:
-        """Compile and train ``model``; refuse a NaN loss."""
+            early_stopping: bool = False, callbacks: list[Any] | None = None,
+            decay_epochs: int = 0) -> None:
+        """Compile and train ``model``; refuse a NaN loss.
+
+        With ``decay_epochs`` above 0 the rate follows a cosine from ``learning_rate`` down to
+        zero over that many epochs (counted in batches), else it stays at ``learning_rate``.
+        """
         from tinynas.compress import distillation_loss, label_accuracy
         from tinynas.keras_env import forgetting_custom_gradients, keras
 
         k = keras()
         accuracy = label_accuracy(self.data.num_classes)
         accuracy.__name__ = "accuracy"
-        model.compile(optimizer=k.optimizers.Adam(learning_rate),
+        rate: Any = learning_rate
+        if decay_epochs > 0:
+            rate = k.optimizers.schedules.CosineDecay(learning_rate,
+                                                      decay_epochs * self.steps_per_epoch)
+        model.compile(optimizer=k.optimizers.Adam(rate),
                       loss=distillation_loss(self.data.num_classes, self.teacher is not None),
                       metrics=[accuracy])
         cbs = [k.callbacks.TerminateOnNaN(), *(callbacks or [])]

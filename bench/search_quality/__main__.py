@@ -18,6 +18,7 @@ from bench.search_quality.grid import (
     Settings,
     jobs,
 )
+from tinynas.spaces import LR_SCHEDULES
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RESULTS = ROOT / "bench" / "results" / "search_quality.json"
@@ -70,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--splits", default="0,1,2", help="dataset seeds (the split)")
     rep.add_argument("--training-seeds", default="0,1,2,3,4")
     rep.add_argument("--epochs", type=int, default=5, help="float training epochs")
+    rep.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
+                     help="learning-rate schedule of the float training, for every model")
     rep.add_argument("--only", default=None, help="comma-separated model names to train "
                      "(default: every model of the file)")
     rep.add_argument("--baseline", default=None,
@@ -133,7 +136,7 @@ def _repeats(args: argparse.Namespace, argv: list[str] | None) -> int:
     except TinyNASError as exc:
         print(f"--dataset: {exc}", file=sys.stderr)
         return 2
-    grid = repeat_jobs(args.dataset, models, splits, seeds, args.epochs)
+    grid = repeat_jobs(args.dataset, models, splits, seeds, args.epochs, args.lr_schedule)
     data = run_grid(grid, args.out, WORKDIR, args.jobs, _command_line(argv),
                     threads=args.threads)
     keys = {job.key() for job in grid}

@@ -136,7 +136,7 @@ def run_repeat(job: RepeatJob) -> dict[str, Any]:
 
     space, arch, compression = job.model.load()
     result, test_samples, timing = _train(space, arch, compression, job.dataset, job.split,
-                                          job.training_seed, job.epochs)
+                                          job.training_seed, job.epochs, job.lr_schedule)
     est = estimate_tflite(result.tflite)
     return {**job.to_dict(), "accuracy_int8": float(result.accuracy_int8),
             "accuracy_float": float(result.accuracy_float), "test_samples": test_samples,
@@ -144,15 +144,17 @@ def run_repeat(job: RepeatJob) -> dict[str, Any]:
 
 
 def _train(space: SearchSpace, arch: Arch, compression: Compression, dataset: str, split: int,
-           seed: int, epochs: int) -> tuple[TrainedCandidate, int, dict[str, float]]:
+           seed: int, epochs: int, lr_schedule: str | None = None,
+           ) -> tuple[TrainedCandidate, int, dict[str, float]]:
     """Train by the search's pipeline on ``dataset`` split by ``split``, with training seed
-    ``seed`` and ``epochs`` float epochs: the result, the test samples, and the wall and CPU
-    seconds of the training."""
+    ``seed``, ``epochs`` float epochs and ``lr_schedule`` (the space's when None): the result,
+    the test samples, and the wall and CPU seconds of the training."""
     from tinynas.datasets import load_dataset
     from tinynas.train import train_candidate
 
     data = load_dataset(dataset, seed=split)
-    training = replace(space.config.training, epochs=epochs)
+    training = replace(space.config.training, epochs=epochs,
+                       lr_schedule=lr_schedule or space.config.training.lr_schedule)
     wall, cpu = time.perf_counter(), time.process_time()
     result = train_candidate(space, arch, compression, data, training, seed=seed)
     return result, len(data.y_test), {"wall_s": round(time.perf_counter() - wall, 2),

@@ -121,25 +121,29 @@ class RepeatJob:
     split: int
     training_seed: int
     epochs: int
+    lr_schedule: str = "constant"
 
     kind = "repeat"
 
     def key(self) -> str:
-        """Identifies the job's result in the results file."""
-        return (f"repeat/e{self.epochs}/{self.dataset}/{self.model.name}/split{self.split}/"
-                f"t{self.training_seed}")
+        """Identifies the job's result in the results file (a constant learning rate, the
+        default, adds nothing to the key)."""
+        schedule = "" if self.lr_schedule == "constant" else f"/{self.lr_schedule}"
+        return (f"repeat/e{self.epochs}{schedule}/{self.dataset}/{self.model.name}/"
+                f"split{self.split}/t{self.training_seed}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
         return {"kind": self.kind, "dataset": self.dataset, "split": self.split,
                 "training_seed": self.training_seed, "epochs": self.epochs,
-                **self.model.to_dict()}
+                "lr_schedule": self.lr_schedule, **self.model.to_dict()}
 
 
 def repeat_jobs(dataset: str, models: list[ModelSpec], splits: tuple[int, ...],
-                training_seeds: tuple[int, ...], epochs: int) -> list[RepeatJob]:
+                training_seeds: tuple[int, ...], epochs: int,
+                lr_schedule: str = "constant") -> list[RepeatJob]:
     """Every model on every split with every training seed, one training seed at a time."""
-    return [RepeatJob(dataset, m, s, t, epochs)
+    return [RepeatJob(dataset, m, s, t, epochs, lr_schedule)
             for t in training_seeds for s in splits for m in models]
 
 

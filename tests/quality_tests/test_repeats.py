@@ -67,6 +67,9 @@ def test_jobs_cover_every_model_split_and_seed_with_distinct_keys(tmp_path: Path
     assert len(grid) == len({j.key() for j in grid}) == 12
     assert grid[0].key() == "repeat/e5/fashion_mnist:3000/keras_mnist_cnn/split0/t0"
     assert grid[0].to_dict()["training_seed"] == 0 and grid[-1].to_dict()["split"] == 2
+    assert grid[0].to_dict()["lr_schedule"] == "constant"
+    cosine = repeat_jobs("fashion_mnist:3000", models, (0,), (0,), epochs=5, lr_schedule="cosine")
+    assert cosine[0].key() == "repeat/e5/cosine/fashion_mnist:3000/keras_mnist_cnn/split0/t0"
 
 
 def _row(model: str, seed: int, acc: float, ram: int) -> dict[str, object]:

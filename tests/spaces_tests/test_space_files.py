@@ -84,6 +84,9 @@ BAD = {
                                       "[architecture] min_input: must be [length] (got [8, 8])"),
     "three GRU layers": (GRU, "layers = [1, 2]", "layers = [1, 3]",
                          "[architecture] layers: must be <= 2 (got 3)"),
+    "unknown learning-rate schedule": (
+        GRU, "units_step = 8", 'units_step = 8\n\n[training]\nlr_schedule = "step"',
+        "[training] lr_schedule: must be one of constant, cosine (got 'step')"),
     "units step that does not divide the range": (
         GRU, "units = [8, 16]", "units = [8, 20]",
         "[architecture] units_step: must divide max - min of units (20 - 8) (got 8)"),
@@ -105,6 +108,9 @@ def test_bad_space_file_fails_at_load_with_file_key_and_rule(write_file, case: s
 def test_valid_files_load(write_file) -> None:
     assert load_space(str(write_file("a.toml", DS_CNN))).config.family == "ds_cnn"
     assert load_space(str(write_file("b.toml", GRU))).config.family == "gru"
+    assert load_space(str(write_file("c.toml", GRU))).config.training.lr_schedule == "constant"
+    cosine = GRU + '\n[training]\nlr_schedule = "cosine"\n'
+    assert load_space(str(write_file("d.toml", cosine))).config.training.lr_schedule == "cosine"
 
 
 def test_required_key_is_named(write_file) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tinynas.spaces import cnn, cnn1d, ds_cnn, gru, mixed_cnn  # noqa: F401  (registration)
 from tinynas.spaces._base import (
+    LR_SCHEDULES,
     Arch,
     Compression,
     CompressionChoices,
@@ -18,6 +19,7 @@ from tinynas.spaces._base import (
 )
 
 __all__ = [
+    "LR_SCHEDULES",
     "Arch",
     "Compression",
     "CompressionChoices",

@@ -25,6 +25,9 @@ SPACES_DIR = Path(__file__).resolve().parent.parent.parent / "search_spaces"
 
 QUANTIZATIONS = ("ptq", "qat")
 PRUNINGS = ("none", "unstructured", "2:4", "channel")
+#: Learning-rate schedules of the float training: constant, or cosine decay to zero over the
+#: float epochs (fine-tuning after compression always runs at a constant, lower rate).
+LR_SCHEDULES = ("constant", "cosine")
 
 A = TypeVar("A", bound="Arch")
 
@@ -150,6 +153,7 @@ class TrainingConfig:
     learning_rate: float = 3e-3
     patience: int = 4
     augment: tuple[str, ...] = ()
+    lr_schedule: str = "constant"
 
 
 @dataclass(frozen=True)
@@ -380,6 +384,7 @@ def _parse_training(sec: Section) -> TrainingConfig:
         learning_rate=sec.number("learning_rate", 3e-3, low=1e-7, high=10.0),
         patience=sec.integer("patience", 4, low=1, high=10000),
         augment=sec.str_list("augment", ["none"]) if sec.has("augment") else (),
+        lr_schedule=sec.string("lr_schedule", "constant", choices=LR_SCHEDULES),
     )
     sec.check_unknown()
     return cfg
