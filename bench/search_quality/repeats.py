@@ -11,6 +11,9 @@ The models come from a TOML file, one ``[[model]]`` table each: either ``referen
 or ``space = NAME``, ``arch = {...}`` (the architecture as a trial stores it) and optional
 ``compression = {...}`` (:class:`tinynas.spaces.Compression` fields; quantization-aware
 training when absent). ``name`` is optional: a reference's name, else the architecture's summary.
+A space model may name ``teacher = NAME``, another model of the file without a teacher: each of
+its trainings then first trains that model on the same split with the same training seed and
+distills from its float model (``distillation`` is then on, as in a search that distills).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class ModelSpec:
         space: The space of a space model.
         arch: Its architecture, as :meth:`tinynas.spaces.SearchSpace.arch_from_dict` reads it.
         compression: :class:`tinynas.spaces.Compression` fields of a space model.
+        teacher: The model distilled from, trained afresh for each training of this one.
     """
 
     name: str
@@ -46,6 +50,7 @@ class ModelSpec:
     space: str | None = None
     arch: dict[str, Any] = field(default_factory=dict)
     compression: dict[str, Any] = field(default_factory=dict)
+    teacher: ModelSpec | None = None
 
     def load(self) -> tuple[SearchSpace, Arch, Compression]:
         """The space, architecture and compression to train."""
@@ -65,12 +70,15 @@ class ModelSpec:
         """JSON-ready description (part of every result row)."""
         if self.reference is not None:
             return {"model": self.name, "reference": self.reference}
+        teacher = {"teacher": self.teacher.name} if self.teacher is not None else {}
         return {"model": self.name, "space": self.space, "arch": self.arch,
-                "compression": self._compression_fields()}
+                "compression": self._compression_fields(), **teacher}
 
     def _compression_fields(self) -> dict[str, Any]:
-        """The compression given, quantization-aware training where it names none."""
-        return {"quantization": "qat", **self.compression}
+        """The compression given, quantization-aware training where it names none, and
+        distillation when there is a teacher."""
+        distill = {"distillation": True} if self.teacher is not None else {}
+        return {"quantization": "qat", **self.compression, **distill}
 
 
 def load_models(path: Path) -> list[ModelSpec]:
@@ -109,7 +117,30 @@ def load_models(path: Path) -> list[ModelSpec]:
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise ModelsFileError(f"{path}: two models share a name; give each a distinct name")
-    return models
+    return _with_teachers(path, tables, models)
+
+
+def _with_teachers(path: Path, tables: list[dict[str, Any]],
+                   models: list[ModelSpec]) -> list[ModelSpec]:
+    """``models`` with each ``teacher = NAME`` resolved to that model of the file."""
+    by_name = {m.name: m for m in models}
+    out = []
+    for i, (table, spec) in enumerate(zip(tables, models, strict=True), 1):
+        if "teacher" not in table:
+            if spec.compression.get("distillation"):
+                raise ModelsFileError(f"{path}: model {i}: distillation needs teacher = NAME, "
+                                      "another model of the file")
+            out.append(spec)
+            continue
+        name = str(table["teacher"])
+        teacher = by_name.get(name)
+        if spec.reference is not None or teacher is None or teacher is spec or any(
+                "teacher" in t for t, m in zip(tables, models, strict=True) if m is teacher):
+            raise ModelsFileError(f"{path}: model {i}: teacher must name another model of the "
+                                  f"file that has no teacher itself, and only a space model may "
+                                  f"have one (got {name!r})")
+        out.append(replace(spec, teacher=teacher))
+    return out
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,15 @@ def test_every_shipped_models_file_loads_with_its_reference_first(path: Path) ->
      "model 1"),
     ("[[model]]\n" + DENSE + "[[model]]\n" + DENSE, "two models share a name"),
     ("[[model]\n", "model"),
+    ("[[model]]\n" + DENSE + 'teacher = "nobody"\n', "teacher must name another model"),
+    ('[[model]]\nname = "a"\nteacher = "a"\n' + DENSE, "model 1: teacher must name"),
+    ('[[model]]\nreference = "keras_mnist_cnn"\nteacher = "b"\n[[model]]\nname = "b"\n'
+     + DENSE, "model 1: teacher must name"),
+    ('[[model]]\nname = "a"\nteacher = "b"\n' + DENSE + '[[model]]\nname = "b"\n'
+     'teacher = "a"\n' + DENSE, "teacher must name another model of the file that has no "
+     "teacher itself"),
+    ("[[model]]\n" + DENSE + "compression = { distillation = true }\n",
+     "distillation needs teacher = NAME"),
 ])
 def test_a_bad_models_file_is_refused_in_one_line_naming_it(tmp_path: Path, text: str,
                                                             expect: str) -> None:
@@ -111,6 +120,24 @@ def test_a_real_run_trains_each_seed_once_and_continues(tmp_path: Path,
     assert main(argv) == 0
     assert "0 jobs to run (2 already done)" in capsys.readouterr().err
     assert len(json.loads(out.read_text())["runs"]) == 2
+
+
+def test_a_student_distils_from_its_teacher_trained_on_the_same_split_and_seed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    models = tmp_path / "models.toml"
+    models.write_text('[[model]]\nname = "big"\n' + DENSE.replace("32", "64") +
+                      '[[model]]\nname = "student"\nteacher = "big"\n' + DENSE)
+    specs = load_models(models)
+    assert specs[1].teacher is specs[0] and specs[0].teacher is None
+    assert specs[1].to_dict()["teacher"] == "big"
+    assert specs[1].to_dict()["compression"]["distillation"] is True
+    out = tmp_path / "repeats.json"
+    assert main(["repeats", "--models", str(models), "--only", "student", "--dataset", "digits",
+                 "--splits", "0", "--training-seeds", "0", "--epochs", "1",
+                 "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["results"].values()
+    assert row["model"] == "student" and row["teacher"] == "big"
+    assert 0.3 < row["accuracy_int8"] <= 1.0
 
 
 def test_bad_arguments_are_refused_in_one_line(tmp_path: Path,
