@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--epochs", type=int, default=5, help="float training epochs")
     rep.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
                      help="learning-rate schedule of the float training, for every model")
+    rep.add_argument("--augment", default="none",
+                     help="comma-separated augmentations for every model's training (names of "
+                     "tinynas/augment.py for the dataset's modality; default none)")
     rep.add_argument("--only", default=None, help="comma-separated model names to train "
                      "(default: every model of the file)")
     rep.add_argument("--baseline", default=None,
@@ -102,6 +105,7 @@ def _repeats(args: argparse.Namespace, argv: list[str] | None) -> int:
         repeat_table,
     )
     from bench.search_quality.run import run_grid
+    from tinynas.augment import parse_options
     from tinynas.datasets import load_dataset
     from tinynas.errors import TinyNASError
 
@@ -132,11 +136,17 @@ def _repeats(args: argparse.Namespace, argv: list[str] | None) -> int:
         print(f"--baseline: no model named {args.baseline!r} in {args.models}", file=sys.stderr)
         return 2
     try:
-        load_dataset(args.dataset, seed=splits[0] if splits else 0)
+        data_check = load_dataset(args.dataset, seed=splits[0] if splits else 0)
     except TinyNASError as exc:
         print(f"--dataset: {exc}", file=sys.stderr)
         return 2
-    grid = repeat_jobs(args.dataset, models, splits, seeds, args.epochs, args.lr_schedule)
+    try:
+        augment = tuple(parse_options(_names(args.augment), data_check.modality))
+    except TinyNASError as exc:
+        print(f"--augment: {exc}", file=sys.stderr)
+        return 2
+    grid = repeat_jobs(args.dataset, models, splits, seeds, args.epochs, args.lr_schedule,
+                       augment)
     data = run_grid(grid, args.out, WORKDIR, args.jobs, _command_line(argv),
                     threads=args.threads)
     keys = {job.key() for job in grid}

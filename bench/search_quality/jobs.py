@@ -138,10 +138,10 @@ def run_repeat(job: RepeatJob) -> dict[str, Any]:
     if job.model.teacher is not None:
         t_space, t_arch, t_compression = job.model.teacher.load()
         teacher = _train(t_space, t_arch, t_compression, job.dataset, job.split,
-                         job.training_seed, job.epochs, job.lr_schedule)[0].float_model
+                         job.training_seed, job.epochs, job.training())[0].float_model
     space, arch, compression = job.model.load()
     result, test_samples, timing = _train(space, arch, compression, job.dataset, job.split,
-                                          job.training_seed, job.epochs, job.lr_schedule,
+                                          job.training_seed, job.epochs, job.training(),
                                           teacher)
     est = estimate_tflite(result.tflite)
     return {**job.to_dict(), "accuracy_int8": float(result.accuracy_int8),
@@ -150,20 +150,19 @@ def run_repeat(job: RepeatJob) -> dict[str, Any]:
 
 
 def _train(space: SearchSpace, arch: Arch, compression: Compression, dataset: str, split: int,
-           seed: int, epochs: int, lr_schedule: str | None = None, teacher: Any = None,
-           ) -> tuple[TrainedCandidate, int, dict[str, float]]:
+           seed: int, epochs: int, training: dict[str, Any] | None = None,
+           teacher: Any = None) -> tuple[TrainedCandidate, int, dict[str, float]]:
     """Train by the search's pipeline on ``dataset`` split by ``split``, with training seed
-    ``seed``, ``epochs`` float epochs, ``lr_schedule`` (the space's when None) and a Keras
-    ``teacher`` to distill from: the result, the test samples, and the wall and CPU seconds of
-    the training (the student's alone)."""
+    ``seed``, ``epochs`` float epochs, ``training`` in place of those fields of the space's
+    ``[training]`` table, and a Keras ``teacher`` to distill from: the result, the test
+    samples, and the wall and CPU seconds of the training (the student's alone)."""
     from tinynas.datasets import load_dataset
     from tinynas.train import train_candidate
 
     data = load_dataset(dataset, seed=split)
-    training = replace(space.config.training, epochs=epochs,
-                       lr_schedule=lr_schedule or space.config.training.lr_schedule)
+    config = replace(space.config.training, epochs=epochs, **(training or {}))
     wall, cpu = time.perf_counter(), time.process_time()
-    result = train_candidate(space, arch, compression, data, training, seed=seed,
+    result = train_candidate(space, arch, compression, data, config, seed=seed,
                              teacher=teacher)
     return result, len(data.y_test), {"wall_s": round(time.perf_counter() - wall, 2),
                                       "cpu_s": round(time.process_time() - cpu, 2)}

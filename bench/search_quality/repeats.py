@@ -153,28 +153,36 @@ class RepeatJob:
     training_seed: int
     epochs: int
     lr_schedule: str = "constant"
+    augment: tuple[str, ...] = ()
 
     kind = "repeat"
 
     def key(self) -> str:
-        """Identifies the job's result in the results file (a constant learning rate, the
-        default, adds nothing to the key)."""
+        """Identifies the job's result in the results file (a constant learning rate and no
+        augmentation, the defaults, add nothing to the key)."""
         schedule = "" if self.lr_schedule == "constant" else f"/{self.lr_schedule}"
-        return (f"repeat/e{self.epochs}{schedule}/{self.dataset}/{self.model.name}/"
+        augment = f"/augment-{'+'.join(self.augment)}" if self.augment else ""
+        return (f"repeat/e{self.epochs}{schedule}{augment}/{self.dataset}/{self.model.name}/"
                 f"split{self.split}/t{self.training_seed}")
+
+    def training(self) -> dict[str, Any]:
+        """The ``[training]`` fields every model of the run is trained with."""
+        return {"lr_schedule": self.lr_schedule, "augment": self.augment}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
         return {"kind": self.kind, "dataset": self.dataset, "split": self.split,
                 "training_seed": self.training_seed, "epochs": self.epochs,
-                "lr_schedule": self.lr_schedule, **self.model.to_dict()}
+                "lr_schedule": self.lr_schedule, "augment": list(self.augment),
+                **self.model.to_dict()}
 
 
 def repeat_jobs(dataset: str, models: list[ModelSpec], splits: tuple[int, ...],
                 training_seeds: tuple[int, ...], epochs: int,
-                lr_schedule: str = "constant") -> list[RepeatJob]:
+                lr_schedule: str = "constant",
+                augment: tuple[str, ...] = ()) -> list[RepeatJob]:
     """Every model on every split with every training seed, one training seed at a time."""
-    return [RepeatJob(dataset, m, s, t, epochs, lr_schedule)
+    return [RepeatJob(dataset, m, s, t, epochs, lr_schedule, augment)
             for t in training_seeds for s in splits for m in models]
 
 

@@ -79,6 +79,10 @@ def test_jobs_cover_every_model_split_and_seed_with_distinct_keys(tmp_path: Path
     assert grid[0].to_dict()["lr_schedule"] == "constant"
     cosine = repeat_jobs("fashion_mnist:3000", models, (0,), (0,), epochs=5, lr_schedule="cosine")
     assert cosine[0].key() == "repeat/e5/cosine/fashion_mnist:3000/keras_mnist_cnn/split0/t0"
+    shifted = repeat_jobs("digits", models, (0,), (0,), epochs=5, augment=("shift", "noise"))
+    assert shifted[0].key() == "repeat/e5/augment-shift+noise/digits/keras_mnist_cnn/split0/t0"
+    assert shifted[0].training() == {"lr_schedule": "constant", "augment": ("shift", "noise")}
+    assert grid[0].training()["augment"] == ()
 
 
 def _row(model: str, seed: int, acc: float, ram: int) -> dict[str, object]:
@@ -154,7 +158,11 @@ def test_bad_arguments_are_refused_in_one_line(tmp_path: Path,
     assert main(["repeats", "--models", str(SHIPPED), "--jobs", "0", "--out", str(out)]) == 2
     assert main(["repeats", "--models", str(SHIPPED), "--dataset", "no_such_data",
                  "--out", str(out)]) == 2
+    assert main(["repeats", "--models", str(SHIPPED), "--dataset", "digits", "--augment",
+                 "shift,spin", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
+    assert err[6] == ("--augment: augmentation 'spin' does not apply to image data; allowed: "
+                      "shift, rotate, noise, none")
     assert err[4] == "--jobs: must be at least 1, got 0"
     assert err[5].startswith("--dataset: ") and "no_such_data" in err[5]
     assert err[0].startswith("--baseline: no model named 'nope'")
