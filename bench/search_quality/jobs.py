@@ -146,7 +146,8 @@ def run_repeat(job: RepeatJob) -> dict[str, Any]:
     est = estimate_tflite(result.tflite)
     return {**job.to_dict(), "accuracy_int8": float(result.accuracy_int8),
             "accuracy_float": float(result.accuracy_float), "test_samples": test_samples,
-            "ram_bytes": int(est.arena_bytes), "flash_bytes": int(est.flash_bytes), **timing}
+            "epochs_trained": int(result.epochs), "ram_bytes": int(est.arena_bytes),
+            "flash_bytes": int(est.flash_bytes), **timing}
 
 
 def _train(space: SearchSpace, arch: Arch, compression: Compression, dataset: str, split: int,

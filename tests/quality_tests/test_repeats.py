@@ -119,6 +119,8 @@ def test_a_real_run_trains_each_seed_once_and_continues(tmp_path: Path,
     assert sorted(r["training_seed"] for r in rows) == [0, 1]
     assert all(0.3 < r["accuracy_int8"] <= 1.0 and r["ram_bytes"] > 0 for r in rows)
     assert all(r["test_samples"] > 100 and r["model"] == "mlp" for r in rows)
+    # One float epoch and a quarter of one (rounded up to one) of QAT.
+    assert all(r["epochs_trained"] == 2 for r in rows)
     table = capsys.readouterr().out
     assert "| digits | 0 | mlp |" in table
     assert main(argv) == 0
