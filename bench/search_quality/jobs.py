@@ -134,15 +134,14 @@ def run_repeat(job: RepeatJob) -> dict[str, Any]:
     arena (no board)."""
     from tinynas.estimator import estimate_tflite
 
-    teacher = None
+    training, teacher = job.training(), None
     if job.model.teacher is not None:
         t_space, t_arch, t_compression = job.model.teacher.load()
         teacher = _train(t_space, t_arch, t_compression, job.dataset, job.split,
-                         job.training_seed, job.epochs, job.training())[0].float_model
+                         job.training_seed, job.epochs, training)[0].float_model
     space, arch, compression = job.model.load()
     result, test_samples, timing = _train(space, arch, compression, job.dataset, job.split,
-                                          job.training_seed, job.epochs, job.training(),
-                                          teacher)
+                                          job.training_seed, job.epochs, training, teacher)
     est = estimate_tflite(result.tflite)
     return {**job.to_dict(), "accuracy_int8": float(result.accuracy_int8),
             "accuracy_float": float(result.accuracy_float), "test_samples": test_samples,

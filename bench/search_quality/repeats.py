@@ -124,6 +124,7 @@ def _with_teachers(path: Path, tables: list[dict[str, Any]],
                    models: list[ModelSpec]) -> list[ModelSpec]:
     """``models`` with each ``teacher = NAME`` resolved to that model of the file."""
     by_name = {m.name: m for m in models}
+    students = {m.name for t, m in zip(tables, models, strict=True) if "teacher" in t}
     out = []
     for i, (table, spec) in enumerate(zip(tables, models, strict=True), 1):
         if "teacher" not in table:
@@ -134,8 +135,7 @@ def _with_teachers(path: Path, tables: list[dict[str, Any]],
             continue
         name = str(table["teacher"])
         teacher = by_name.get(name)
-        if spec.reference is not None or teacher is None or teacher is spec or any(
-                "teacher" in t for t, m in zip(tables, models, strict=True) if m is teacher):
+        if spec.reference is not None or teacher is None or name in students:
             raise ModelsFileError(f"{path}: model {i}: teacher must name another model of the "
                                   f"file that has no teacher itself, and only a space model may "
                                   f"have one (got {name!r})")
