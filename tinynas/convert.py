@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 CALIBRATION_SAMPLES = 256
 
 
-#: Conversions tried before a model that is not full int8 is given up on.
-CONVERSION_ATTEMPTS = 3
+#: Conversions tried before a model that is not full int8 is given up on. The smallest
+#: unrolled GRU came out with a float detour in 5 of 20 conversions, so three tries could
+#: give up on a convertible model; six make that rare.
+CONVERSION_ATTEMPTS = 6
 
 
 def _batch1_converters(model: tf_keras.Model, shape: tuple[int, ...]) -> Callable[[], Any]:
