@@ -5,7 +5,8 @@ table); :func:`augment` applies them to a batch with a fresh random draw per sam
 the meaning of their strength:
 
 * image: ``shift`` (max translation, fraction of height/width), ``rotate`` (max degrees),
-  ``noise`` (Gaussian std in normalized units).
+  ``noise`` (Gaussian std in normalized units), ``flip`` (chance of a left-right mirror; for
+  classes that look the same mirrored, such as clothing, not for digits or text).
 * timeseries: ``noise`` (Gaussian std), ``shift`` (max time shift, fraction of the window;
   edges repeat), ``scale`` (max relative amplitude change per channel).
 * audio (features ``(frames, coefficients, 1)``): ``shift`` (max time shift, fraction of the
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 #: Augmentations per modality and their default strength.
 DEFAULTS: dict[str, dict[str, float]] = {
-    "image": {"shift": 0.1, "rotate": 10.0, "noise": 0.1},
+    "image": {"shift": 0.1, "rotate": 10.0, "noise": 0.1, "flip": 0.5},
     "timeseries": {"noise": 0.05, "shift": 0.1, "scale": 0.1},
     "audio": {"shift": 0.1, "noise": 0.1, "speed": 0.1, "mask": 0.1},
 }
@@ -71,6 +72,9 @@ def parse_options(options: Sequence[str] | Mapping[str, float],
         value = DEFAULTS[modality][name] if strength is None else float(strength)
         if not value >= 0:
             raise DatasetError(f"augmentation {name!r}: strength must be >= 0, got {strength}")
+        if name == "flip" and value > 1:
+            raise DatasetError(f"augmentation 'flip': strength is a chance, from 0 to 1, got "
+                               f"{strength}")
         parsed[name] = value
     return parsed
 
@@ -107,6 +111,8 @@ def augment(x: np.ndarray, y: np.ndarray, modality: str,
             out = _mix_background(out, background, strength, preprocessing, rng)
         elif name == "noise":
             out += rng.normal(0.0, strength, size=out.shape).astype(np.float32)
+        elif name == "flip":
+            out = _flip(out, strength, rng)
         elif name == "shift":
             out = _time_shift(out, strength, rng)
         elif name == "scale":
@@ -133,6 +139,13 @@ def _time_shift(x: np.ndarray, strength: float, rng: np.random.Generator) -> np.
     shifts = rng.integers(-most, most + 1, size=len(x))
     idx = np.clip(np.arange(steps)[None, :] - shifts[:, None], 0, steps - 1)
     return _gather_time(x, idx.astype(np.float64))
+
+
+def _flip(x: np.ndarray, chance: float, rng: np.random.Generator) -> np.ndarray:
+    """Mirror each image left to right (axis 2) with probability ``chance``."""
+    hit = rng.random(len(x)) < chance
+    x[hit] = x[hit, :, ::-1]
+    return x
 
 
 def _speed(x: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:

@@ -11,7 +11,7 @@ from tinynas.errors import DatasetError
 
 
 def test_names_per_modality() -> None:
-    assert augmentations("image") == ["shift", "rotate", "noise"]
+    assert augmentations("image") == ["shift", "rotate", "noise", "flip"]
     assert augmentations("timeseries") == ["noise", "shift", "scale"]
     assert augmentations("audio") == ["shift", "noise", "speed", "mask"]
     assert parse_options(["none", "shift"], "image") == {"shift": 0.1}
@@ -35,6 +35,20 @@ def test_image_rotation_keeps_the_centre_and_shift_moves_content() -> None:
     shifted, _ = augment(x, np.zeros(4), "image", {"shift": 0.3}, np.random.default_rng(1))
     moved = [tuple(np.unravel_index(np.argmax(s[..., 0]), (9, 9))) != (4, 6) for s in shifted]
     assert any(moved)
+
+
+def test_flip_mirrors_left_to_right_with_its_chance() -> None:
+    x = np.tile(np.arange(5, dtype=np.float32).reshape(1, 1, 5, 1), (400, 3, 1, 1))
+    out, _ = augment(x, np.zeros(400), "image", {"flip": 0.5}, np.random.default_rng(2))
+    mirrored = np.all(out == x[:, :, ::-1], axis=(1, 2, 3))
+    untouched = np.all(out == x, axis=(1, 2, 3))
+    assert np.all(mirrored ^ untouched) and 150 < mirrored.sum() < 250
+    halved, _ = augment(x, np.zeros(400), "image", ["flip"], np.random.default_rng(2))
+    assert parse_options(["flip"], "image") == {"flip": 0.5}
+    never, _ = augment(x, np.zeros(400), "image", {"flip": 0.0}, np.random.default_rng(2))
+    assert np.array_equal(never, x) and not np.array_equal(halved, x)
+    with pytest.raises(DatasetError, match="'flip': strength is a chance, from 0 to 1, got 1.5"):
+        parse_options({"flip": 1.5}, "image")
 
 
 def test_same_seed_same_result_and_input_untouched() -> None:
