@@ -84,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--threads", type=int, default=1,
                      help="TensorFlow threads per training (the grid uses 1)")
     rep.add_argument("--out", type=Path, required=True)
+    rep.add_argument("--workdir", type=Path, default=WORKDIR,
+                     help="where teachers trained for students are kept (teachers/)")
     prof = sub.add_parser("profile", help="split one candidate's training time by step")
     prof.add_argument("--dataset", default="digits")
     prof.add_argument("--reference", default="keras_mnist_cnn")
@@ -147,7 +149,7 @@ def _repeats(args: argparse.Namespace, argv: list[str] | None) -> int:
         return 2
     grid = repeat_jobs(args.dataset, models, splits, seeds, args.epochs, args.lr_schedule,
                        augment)
-    data = run_grid(grid, args.out, WORKDIR, args.jobs, _command_line(argv),
+    data = run_grid(grid, args.out, args.workdir, args.jobs, _command_line(argv),
                     threads=args.threads)
     keys = {job.key() for job in grid}
     print(repeat_table([row for key, row in data["results"].items() if key in keys],

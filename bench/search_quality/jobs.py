@@ -3,6 +3,7 @@ repeated training."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import replace
@@ -129,24 +130,44 @@ def run_reference(job: ReferenceJob) -> dict[str, Any]:
             **timing}
 
 
-def run_repeat(job: RepeatJob) -> dict[str, Any]:
+def run_repeat(job: RepeatJob, workdir: Path) -> dict[str, Any]:
     """Train one model of :func:`bench.search_quality.repeats.repeat_jobs` and estimate its
-    arena (no board)."""
+    arena (no board); a student's teacher comes from ``workdir`` when an earlier student
+    trained it for the same split and seed."""
     from tinynas.estimator import estimate_tflite
 
-    training, teacher = job.training(), None
-    if job.model.teacher is not None:
-        t_space, t_arch, t_compression = job.model.teacher.load()
-        teacher = _train(t_space, t_arch, t_compression, job.dataset, job.split,
-                         job.training_seed, job.epochs, training)[0].float_model
+    training = job.training()
+    teacher = _teacher(job, workdir) if job.model.teacher is not None else None
     space, arch, compression = job.model.load()
     result, test_samples, timing = _train(space, arch, compression, job.dataset, job.split,
-                                          job.training_seed, job.epochs, training, teacher)
+                                          job.training_seed, job.model_epochs, training,
+                                          teacher)
     est = estimate_tflite(result.tflite)
     return {**job.to_dict(), "accuracy_int8": float(result.accuracy_int8),
             "accuracy_float": float(result.accuracy_float), "test_samples": test_samples,
             "epochs_trained": int(result.epochs), "ram_bytes": int(est.arena_bytes),
             "flash_bytes": int(est.flash_bytes), **timing}
+
+
+def _teacher(job: RepeatJob, workdir: Path) -> Any:
+    """The float model of ``job``'s teacher for its split and training seed: loaded from
+    ``workdir/teachers`` if kept there, else trained and kept (written whole, then renamed)."""
+    from tinynas.train import load_teacher
+
+    assert job.model.teacher is not None
+    key = job.teacher_key()
+    path = workdir / "teachers" / (key.replace("/", "_").replace(":", "-") + ".h5")
+    if path.is_file():
+        return load_teacher(path)
+    spec = job.model.teacher
+    t_space, t_arch, t_compression = spec.load()
+    model = _train(t_space, t_arch, t_compression, job.dataset, job.split, job.training_seed,
+                   spec.epochs or job.epochs, job.training())[0].float_model
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.h5")
+    model.save(str(partial), include_optimizer=False)
+    partial.replace(path)
+    return model
 
 
 def _train(space: SearchSpace, arch: Arch, compression: Compression, dataset: str, split: int,
@@ -176,7 +197,7 @@ def run_job(job: Job, workdir: Path) -> dict[str, Any]:
         if isinstance(job, SearchJob):
             return run_search(job, workdir)
         if isinstance(job, RepeatJob):
-            return run_repeat(job)
+            return run_repeat(job, workdir)
         return run_reference(job)
     except TinyNASError as exc:
         return {**job.to_dict(), "error": str(exc)}

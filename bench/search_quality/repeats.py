@@ -12,8 +12,11 @@ or ``space = NAME``, ``arch = {...}`` (the architecture as a trial stores it) an
 ``compression = {...}`` (:class:`tinynas.spaces.Compression` fields; quantization-aware
 training when absent). ``name`` is optional: a reference's name, else the architecture's summary.
 A space model may name ``teacher = NAME``, another model of the file without a teacher: each of
-its trainings then first trains that model on the same split with the same training seed and
-distills from its float model (``distillation`` is then on, as in a search that distills).
+its trainings distills from that model's float model trained on the same split with the same
+training seed (``distillation`` is then on, as in a search that distills). A teacher is trained
+once per split and seed and kept in the work folder for the students that follow. Any model may
+give its own ``epochs``, in place of the run's ``--epochs``: a teacher with a larger budget
+than its students.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ class ModelSpec:
         space: The space of a space model.
         arch: Its architecture, as :meth:`tinynas.spaces.SearchSpace.arch_from_dict` reads it.
         compression: :class:`tinynas.spaces.Compression` fields of a space model.
-        teacher: The model distilled from, trained afresh for each training of this one.
+        teacher: The model distilled from, trained on each split with each training seed.
+        epochs: Its own float-epoch budget, or None for the run's.
     """
 
     name: str
@@ -51,6 +55,7 @@ class ModelSpec:
     arch: dict[str, Any] = field(default_factory=dict)
     compression: dict[str, Any] = field(default_factory=dict)
     teacher: ModelSpec | None = None
+    epochs: int | None = None
 
     def load(self) -> tuple[SearchSpace, Arch, Compression]:
         """The space, architecture and compression to train."""
@@ -70,7 +75,8 @@ class ModelSpec:
         """JSON-ready description (part of every result row)."""
         if self.reference is not None:
             return {"model": self.name, "reference": self.reference}
-        teacher = {"teacher": self.teacher.name} if self.teacher is not None else {}
+        teacher = ({"teacher": self.teacher.name, "teacher_epochs": self.teacher.epochs}
+                   if self.teacher is not None else {})
         return {"model": self.name, "space": self.space, "arch": self.arch,
                 "compression": self._compression_fields(), **teacher}
 
@@ -99,13 +105,17 @@ def load_models(path: Path) -> list[ModelSpec]:
     models: list[ModelSpec] = []
     for i, table in enumerate(tables, 1):
         where = f"{path}: model {i}"
+        epochs = table.get("epochs")
+        if epochs is not None and (type(epochs) is not int or epochs < 1):
+            raise ModelsFileError(f"{where}: epochs must be a whole number of at least 1, got "
+                                  f"{epochs!r}")
         if "reference" in table:
             spec = ModelSpec(name=str(table.get("name", table["reference"])),
-                             reference=str(table["reference"]))
+                             reference=str(table["reference"]), epochs=epochs)
         elif "space" in table and isinstance(table.get("arch"), dict):
             spec = ModelSpec(name=str(table.get("name", "")), space=str(table["space"]),
                              arch=dict(table["arch"]),
-                             compression=dict(table.get("compression", {})))
+                             compression=dict(table.get("compression", {})), epochs=epochs)
         else:
             raise ModelsFileError(f"{where}: needs reference = NAME, or space = NAME and an "
                                   "arch table")
@@ -157,13 +167,31 @@ class RepeatJob:
 
     kind = "repeat"
 
+    @property
+    def model_epochs(self) -> int:
+        """The float epochs the model trains for: its own, else the run's."""
+        return self.model.epochs or self.epochs
+
     def key(self) -> str:
         """Identifies the job's result in the results file (a constant learning rate and no
         augmentation, the defaults, add nothing to the key)."""
+        return f"repeat/e{self.model_epochs}{self._setting()}/{self._cell()}"
+
+    def teacher_key(self) -> str:
+        """Identifies the teacher's float model for this split and seed (also the file name
+        it is kept under, with ``/`` and ``:`` replaced)."""
+        assert self.model.teacher is not None
+        epochs = self.model.teacher.epochs or self.epochs
+        return (f"teacher/e{epochs}{self._setting()}/{self.dataset}/{self.model.teacher.name}/"
+                f"split{self.split}/t{self.training_seed}")
+
+    def _setting(self) -> str:
         schedule = "" if self.lr_schedule == "constant" else f"/{self.lr_schedule}"
         augment = f"/augment-{'+'.join(self.augment)}" if self.augment else ""
-        return (f"repeat/e{self.epochs}{schedule}{augment}/{self.dataset}/{self.model.name}/"
-                f"split{self.split}/t{self.training_seed}")
+        return schedule + augment
+
+    def _cell(self) -> str:
+        return f"{self.dataset}/{self.model.name}/split{self.split}/t{self.training_seed}"
 
     def training(self) -> dict[str, Any]:
         """The ``[training]`` fields every model of the run is trained with."""
@@ -172,7 +200,7 @@ class RepeatJob:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
         return {"kind": self.kind, "dataset": self.dataset, "split": self.split,
-                "training_seed": self.training_seed, "epochs": self.epochs,
+                "training_seed": self.training_seed, "epochs": self.model_epochs,
                 "lr_schedule": self.lr_schedule, "augment": list(self.augment),
                 **self.model.to_dict()}
 
@@ -181,9 +209,16 @@ def repeat_jobs(dataset: str, models: list[ModelSpec], splits: tuple[int, ...],
                 training_seeds: tuple[int, ...], epochs: int,
                 lr_schedule: str = "constant",
                 augment: tuple[str, ...] = ()) -> list[RepeatJob]:
-    """Every model on every split with every training seed, one training seed at a time."""
-    return [RepeatJob(dataset, m, s, t, epochs, lr_schedule, augment)
-            for t in training_seeds for s in splits for m in models]
+    """Every model on every split with every training seed, one training seed at a time; the
+    students last, one student at a time, so that two students of one teacher seldom train
+    its model for the same split and seed at once."""
+    def job(model: ModelSpec, split: int, seed: int) -> RepeatJob:
+        return RepeatJob(dataset, model, split, seed, epochs, lr_schedule, augment)
+
+    plain = [m for m in models if m.teacher is None]
+    students = [m for m in models if m.teacher is not None]
+    return ([job(m, s, t) for t in training_seeds for s in splits for m in plain]
+            + [job(m, s, t) for m in students for t in training_seeds for s in splits])
 
 
 def repeat_table(rows: list[dict[str, Any]], baseline: str | None = None) -> str:

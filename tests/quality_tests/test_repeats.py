@@ -59,6 +59,8 @@ def test_every_shipped_models_file_loads_with_its_reference_first(path: Path) ->
      "teacher itself"),
     ("[[model]]\n" + DENSE + "compression = { distillation = true }\n",
      "distillation needs teacher = NAME"),
+    ("[[model]]\nepochs = 0\n" + DENSE, "model 1: epochs must be a whole number of at least 1"),
+    ('[[model]]\nreference = "keras_mnist_cnn"\nepochs = "5"\n', "got '5'"),
 ])
 def test_a_bad_models_file_is_refused_in_one_line_naming_it(tmp_path: Path, text: str,
                                                             expect: str) -> None:
@@ -140,10 +142,39 @@ def test_a_student_distils_from_its_teacher_trained_on_the_same_split_and_seed(
     out = tmp_path / "repeats.json"
     assert main(["repeats", "--models", str(models), "--only", "student", "--dataset", "digits",
                  "--splits", "0", "--training-seeds", "0", "--epochs", "1",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--workdir", str(tmp_path / "work")]) == 0
     (row,) = json.loads(out.read_text())["results"].values()
     assert row["model"] == "student" and row["teacher"] == "big"
     assert 0.3 < row["accuracy_int8"] <= 1.0
+
+
+def test_a_teacher_with_its_own_epochs_is_trained_once_for_its_students(tmp_path: Path) -> None:
+    models = tmp_path / "models.toml"
+    models.write_text('[[model]]\nname = "big"\nepochs = 2\n' + DENSE.replace("32", "64")
+                      + '[[model]]\nname = "a"\nteacher = "big"\n' + DENSE
+                      + '[[model]]\nname = "b"\nteacher = "big"\n'
+                      + DENSE.replace("32", "16"))
+    specs = load_models(models)
+    assert [m.epochs for m in specs] == [2, None, None]
+    grid = repeat_jobs("digits", specs, (0, 1), (0,), epochs=1)
+    assert [(j.model.name, j.split) for j in grid] == [
+        ("big", 0), ("big", 1), ("a", 0), ("a", 1), ("b", 0), ("b", 1)]
+    assert grid[0].key() == "repeat/e2/digits/big/split0/t0"
+    assert grid[2].key() == "repeat/e1/digits/a/split0/t0"
+    assert grid[2].teacher_key() == grid[4].teacher_key() == "teacher/e2/digits/big/split0/t0"
+    work, out = tmp_path / "work", tmp_path / "repeats.json"
+    argv = ["repeats", "--models", str(models), "--dataset", "digits", "--splits", "0",
+            "--training-seeds", "0", "--epochs", "1", "--out", str(out), "--workdir", str(work)]
+    assert main([*argv, "--only", "a"]) == 0
+    (kept,) = (work / "teachers").iterdir()
+    assert kept.name == "teacher_e2_digits_big_split0_t0.h5"
+    written = kept.stat().st_mtime_ns
+    assert main([*argv, "--only", "b"]) == 0
+    assert kept.stat().st_mtime_ns == written and len(list((work / "teachers").iterdir())) == 1
+    rows = json.loads(out.read_text())["results"]
+    student = rows["repeat/e1/digits/b/split0/t0"]
+    assert student["teacher"] == "big" and student["teacher_epochs"] == 2
+    assert student["epochs"] == 1 and 0.3 < student["accuracy_int8"] <= 1.0
 
 
 def test_bad_arguments_are_refused_in_one_line(tmp_path: Path,
@@ -164,7 +195,7 @@ def test_bad_arguments_are_refused_in_one_line(tmp_path: Path,
                  "shift,spin", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[6] == ("--augment: augmentation 'spin' does not apply to image data; allowed: "
-                      "shift, rotate, noise, none")
+                      "shift, rotate, noise, flip, none")
     assert err[4] == "--jobs: must be at least 1, got 0"
     assert err[5].startswith("--dataset: ") and "no_such_data" in err[5]
     assert err[0].startswith("--baseline: no model named 'nope'")
