@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from bench.search_quality.repeats import RepeatJob
@@ -46,9 +47,10 @@ class Settings:
     space: str | None = None
 
     def tag(self) -> str:
-        """A short label, e.g. ``t16-e8`` (``t16-e8-mixed_cnn`` with a space of its own)."""
+        """A short label, e.g. ``t16-e8`` (``t16-e8-mixed_cnn`` with a space of its own; a
+        space file given by path adds its file name without ``.toml``)."""
         return (f"t{self.trials}-e{self.epochs}" + (f"-{self.fidelity}" if self.fidelity else "")
-                + (f"-{self.space}" if self.space else ""))
+                + (f"-{PurePath(self.space).stem}" if self.space else ""))
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,31 @@ def test_a_space_of_the_run_replaces_every_dataset_s_and_names_the_setting() -> 
     assert cell.setting == "t4-e2-mixed_cnn"
 
 
+COSINE = Path(__file__).resolve().parents[2] / "bench" / "search_quality" / "spaces" / \
+    "mixed_cnn_cosine.toml"
+
+
+def test_a_space_file_names_the_setting_by_its_file_name() -> None:
+    settings = Settings(trials=4, epochs=2, space=str(COSINE))
+    (job,) = jobs(("digits",), ("nucleo_l432kc",), (0,), ("nsga2",), settings, references=False)
+    assert isinstance(job, SearchJob) and job.space == str(COSINE)
+    assert job.key() == "search/t4-e2-mixed_cnn_cosine/digits/nucleo_l432kc/nsga2/s0"
+    (cell,) = cells({job.key(): {**job.to_dict(), "trials": [], "wall_s": 1.0, "cpu_s": 1.0}})
+    assert cell.setting == "t4-e2-mixed_cnn_cosine"
+
+
+def test_the_cosine_space_is_mixed_cnn_but_for_its_schedule() -> None:
+    from dataclasses import replace
+
+    from tinynas.spaces import load_space
+
+    shipped, cosine = load_space("mixed_cnn").config, load_space(str(COSINE)).config
+    assert shipped.training.lr_schedule == "constant" and cosine.training.lr_schedule == "cosine"
+    assert cosine.arch == shipped.arch and cosine.compression == shipped.compression
+    assert replace(cosine.training, lr_schedule="constant") == shipped.training
+    assert (cosine.family, cosine.input_ranks) == (shipped.family, shipped.input_ranks)
+
+
 def test_an_unknown_space_is_refused_in_one_line(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "results.json"
