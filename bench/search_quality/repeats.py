@@ -75,8 +75,7 @@ class ModelSpec:
         """JSON-ready description (part of every result row)."""
         if self.reference is not None:
             return {"model": self.name, "reference": self.reference}
-        teacher = ({"teacher": self.teacher.name, "teacher_epochs": self.teacher.epochs}
-                   if self.teacher is not None else {})
+        teacher = {"teacher": self.teacher.name} if self.teacher is not None else {}
         return {"model": self.name, "space": self.space, "arch": self.arch,
                 "compression": self._compression_fields(), **teacher}
 
@@ -198,11 +197,13 @@ class RepeatJob:
         return {"lr_schedule": self.lr_schedule, "augment": self.augment}
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description."""
+        """JSON-ready description (a student's also gives its teacher's epochs)."""
+        teacher = self.model.teacher
         return {"kind": self.kind, "dataset": self.dataset, "split": self.split,
                 "training_seed": self.training_seed, "epochs": self.model_epochs,
                 "lr_schedule": self.lr_schedule, "augment": list(self.augment),
-                **self.model.to_dict()}
+                **self.model.to_dict(),
+                **({"teacher_epochs": teacher.epochs or self.epochs} if teacher else {})}
 
 
 def repeat_jobs(dataset: str, models: list[ModelSpec], splits: tuple[int, ...],

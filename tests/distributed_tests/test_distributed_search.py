@@ -77,10 +77,17 @@ def test_four_workers_hold_the_trial_budget_exactly(pg_url, tmp_path, capsys,
     assert audit_study(study).missing == [complete[0].number]
 
 
+def _default_sigint() -> None:
+    # A shell starting the tests in the background ignores SIGINT, and children inherit that;
+    # the search is run as from a terminal, where Ctrl-C reaches it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _spawn(argv: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "tinynas", *argv], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                            preexec_fn=_default_sigint)
 
 
 def _retry_history(trial) -> list[int]:

@@ -144,7 +144,7 @@ def test_a_student_distils_from_its_teacher_trained_on_the_same_split_and_seed(
                  "--splits", "0", "--training-seeds", "0", "--epochs", "1",
                  "--out", str(out), "--workdir", str(tmp_path / "work")]) == 0
     (row,) = json.loads(out.read_text())["results"].values()
-    assert row["model"] == "student" and row["teacher"] == "big"
+    assert row["model"] == "student" and row["teacher"] == "big" and row["teacher_epochs"] == 1
     assert 0.3 < row["accuracy_int8"] <= 1.0
 
 
