@@ -78,7 +78,7 @@ def run_search(job: SearchJob, workdir: Path) -> dict[str, Any]:
     """
     from tinynas.pipeline import SearchConfig, prepare, run
 
-    cell = workdir / job.key().replace("/", "_").replace(":", "-")
+    cell = workdir / _file_name(job.key())
     shutil.rmtree(cell, ignore_errors=True)
     cell.mkdir(parents=True)
     extra: dict[str, Any] = {}
@@ -155,19 +155,22 @@ def _teacher(job: RepeatJob, workdir: Path) -> Any:
     from tinynas.train import load_teacher
 
     assert job.model.teacher is not None
-    key = job.teacher_key()
-    path = workdir / "teachers" / (key.replace("/", "_").replace(":", "-") + ".h5")
+    path = workdir / "teachers" / (_file_name(job.teacher_key()) + ".h5")
     if path.is_file():
         return load_teacher(path)
-    spec = job.model.teacher
-    t_space, t_arch, t_compression = spec.load()
+    t_space, t_arch, t_compression = job.model.teacher.load()
     model = _train(t_space, t_arch, t_compression, job.dataset, job.split, job.training_seed,
-                   spec.epochs or job.epochs, job.training())[0].float_model
+                   job.teacher_epochs, job.training())[0].float_model
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.h5")
     model.save(str(partial), include_optimizer=False)
     partial.replace(path)
     return model
+
+
+def _file_name(key: str) -> str:
+    """A result key as a file or folder name."""
+    return key.replace("/", "_").replace(":", "-")
 
 
 def _train(space: SearchSpace, arch: Arch, compression: Compression, dataset: str, split: int,

@@ -171,6 +171,12 @@ class RepeatJob:
         """The float epochs the model trains for: its own, else the run's."""
         return self.model.epochs or self.epochs
 
+    @property
+    def teacher_epochs(self) -> int:
+        """The float epochs the model's teacher trains for: its own, else the run's."""
+        assert self.model.teacher is not None
+        return self.model.teacher.epochs or self.epochs
+
     def key(self) -> str:
         """Identifies the job's result in the results file (a constant learning rate and no
         augmentation, the defaults, add nothing to the key)."""
@@ -180,9 +186,8 @@ class RepeatJob:
         """Identifies the teacher's float model for this split and seed (also the file name
         it is kept under, with ``/`` and ``:`` replaced)."""
         assert self.model.teacher is not None
-        epochs = self.model.teacher.epochs or self.epochs
-        return (f"teacher/e{epochs}{self._setting()}/{self.dataset}/{self.model.teacher.name}/"
-                f"split{self.split}/t{self.training_seed}")
+        return (f"teacher/e{self.teacher_epochs}{self._setting()}/{self.dataset}/"
+                f"{self.model.teacher.name}/split{self.split}/t{self.training_seed}")
 
     def _setting(self) -> str:
         schedule = "" if self.lr_schedule == "constant" else f"/{self.lr_schedule}"
@@ -198,12 +203,11 @@ class RepeatJob:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (a student's also gives its teacher's epochs)."""
-        teacher = self.model.teacher
+        teacher = {"teacher_epochs": self.teacher_epochs} if self.model.teacher else {}
         return {"kind": self.kind, "dataset": self.dataset, "split": self.split,
                 "training_seed": self.training_seed, "epochs": self.model_epochs,
                 "lr_schedule": self.lr_schedule, "augment": list(self.augment),
-                **self.model.to_dict(),
-                **({"teacher_epochs": teacher.epochs or self.epochs} if teacher else {})}
+                **self.model.to_dict(), **teacher}
 
 
 def repeat_jobs(dataset: str, models: list[ModelSpec], splits: tuple[int, ...],
