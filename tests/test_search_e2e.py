@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinynas import study as studies_mod
 from tinynas.cli import main
 
 pytestmark = pytest.mark.slow
@@ -29,8 +30,9 @@ def test_trials_record_the_contract_attributes(searched) -> None:
     study = open_study(storage, name)
     complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(complete) == 3
-    assert [m for m in study.metric_names] == ["int8 accuracy", "RAM bytes", "flash bytes",
-                                                "latency ms"]
+    assert [m for m in study.metric_names] == ["int8 validation accuracy", "RAM bytes",
+                                                "flash bytes", "latency ms"]
+    assert study.user_attrs[studies_mod.SELECTION_KEY] == "validation"
     for t in complete:
         for key in ("arch", "estimated_ram_bytes", "estimated_flash_bytes",
                     "estimated_latency_ms", "macs", "params"):
@@ -38,9 +40,11 @@ def test_trials_record_the_contract_attributes(searched) -> None:
         assert len(t.system_attrs["constraints"]) == 3
         if t.user_attrs["trained"]:
             for key in ("accuracy_float", "accuracy_int8", "tflite_bytes",
-                        "measured_arena_bytes"):
+                        "measured_arena_bytes", "accuracy_int8_val", "accuracy_float_val"):
                 assert key in t.user_attrs, key
             assert 0.0 <= t.user_attrs["accuracy_int8"] <= 1.0
+            # The search selects on validation accuracy: the test split stays unseen.
+            assert t.values[0] == t.user_attrs["accuracy_int8_val"]
             assert t.user_attrs["measured_arena_bytes"] > 0
             # The estimate made before training predicted the converted file to the byte.
             assert t.user_attrs["tflite_bytes"] == t.user_attrs["estimated_model_bytes"]
@@ -97,14 +101,19 @@ def test_pareto_and_export_round_trip(searched, capsys) -> None:
     d_in = it.get_input_details(0)
     scale = d_in["quantization_parameters"]["scales"][0]
     zero = d_in["quantization_parameters"]["zero_points"][0]
-    correct = 0
-    for x, y in zip(data.x_test, data.y_test, strict=True):
-        q = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
-        it.set_input(q.reshape(d_in["shape"]), 0)
-        it.invoke()
-        correct += int(np.argmax(it.get_output(0)) == y)
-    accuracy = correct / len(data.y_test)
-    assert accuracy == pytest.approx(rows[0]["accuracy_int8"], abs=1e-4)
+
+    def accuracy(xs: np.ndarray, ys: np.ndarray) -> float:
+        correct = 0
+        for x, y in zip(xs, ys, strict=True):
+            q = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
+            it.set_input(q.reshape(d_in["shape"]), 0)
+            it.invoke()
+            correct += int(np.argmax(it.get_output(0)) == y)
+        return correct / len(ys)
+
+    assert accuracy(data.x_test, data.y_test) == pytest.approx(rows[0]["accuracy_int8"], abs=1e-4)
+    assert accuracy(data.x_val, data.y_val) == pytest.approx(rows[0]["accuracy_int8_val"],
+                                                              abs=1e-4)
 
 
 def test_export_errors(searched, capsys, tmp_path) -> None:

@@ -9,12 +9,16 @@ from tinynas import study as studies
 from tinynas.errors import StudyError, TrainingError, UnknownNameError
 
 
-def _fabricate(storage: str, rows: list[tuple[float, int, bool, bool]]) -> optuna.Study:
-    """A study whose trials have (accuracy, ram, feasible, trained)."""
-    study = optuna.create_study(study_name="s", storage=storage,
+def _fabricate(storage: str, rows: list[tuple[float, int, bool, bool]],
+               val: list[float] | None = None, name: str = "s") -> optuna.Study:
+    """A study whose trials have (accuracy, ram, feasible, trained); with ``val``, one
+    validation accuracy per trial too, and the study selects on it."""
+    study = optuna.create_study(study_name=name, storage=storage,
                                 directions=["maximize", "minimize"])
     study.set_user_attr("objectives", ["accuracy", "ram"])
-    for acc, ram, feasible, trained in rows:
+    if val is not None:
+        study.set_user_attr(studies.SELECTION_KEY, "validation")
+    for i, (acc, ram, feasible, trained) in enumerate(rows):
         trial = study.ask()
         trial.set_user_attr("estimated_ram_bytes", ram)
         trial.set_user_attr("estimated_flash_bytes", 1000)
@@ -23,8 +27,11 @@ def _fabricate(storage: str, rows: list[tuple[float, int, bool, bool]]) -> optun
         trial.set_user_attr("params", 1)
         if trained:
             trial.set_user_attr("accuracy_int8", acc)
+            if val is not None:
+                trial.set_user_attr("accuracy_int8_val", val[i])
         studies.set_constraints(trial, [-0.5 if feasible else 0.2, -0.1, -0.1])
-        study.tell(trial, [acc if trained else 0.0, ram])
+        selected = acc if val is None else val[i]
+        study.tell(trial, [selected if trained else 0.0, ram])
     return study
 
 
@@ -44,6 +51,25 @@ def test_pareto_keeps_feasible_non_dominated(tmp_path) -> None:
     assert not studies.is_feasible(study.trials[3])
     assert study.trials[3].system_attrs["constraints"] == [0.2, -0.1, -0.1]
     assert study.trials[3].user_attrs["constraint_ram"] == 0.2
+
+
+def test_a_study_that_selects_on_validation_chooses_its_front_by_it(tmp_path) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db"
+    rows = [(0.90, 4000, True, True),    # 0: validation 0.80, beaten by 1 on validation
+            (0.80, 3000, True, True),    # 1: validation 0.85
+            (0.95, 9000, True, True),    # 2: validation 0.82, beaten by 1 on validation
+            (0.70, 1000, True, True)]    # 3: validation 0.60
+    # A study without the attribute was created when the test split chose: it keeps that.
+    legacy = _fabricate(storage, rows, name="legacy")
+    assert studies.selection_split(legacy.user_attrs) == "test"
+    assert studies.objective_attr("accuracy", legacy.user_attrs) == "accuracy_int8"
+    assert [t.number for t in studies.pareto_trials(legacy)] == [2, 0, 1, 3]
+    study = _fabricate(storage, rows, val=[0.80, 0.85, 0.82, 0.60])
+    assert studies.objective_attr("accuracy", study.user_attrs) == "accuracy_int8_val"
+    assert studies.objective_attr("ram", study.user_attrs) == "estimated_ram_bytes"
+    assert [t.number for t in studies.pareto_trials(study)] == [1, 3]
+    # The most accurate model by validation, though trial 2 scores more on test.
+    assert studies.best_trial(study).number == 1
 
 
 def test_best_trial_of_empty_study(tmp_path) -> None:

@@ -218,6 +218,7 @@ def _study_attrs(config: SearchConfig, board: Board, space: SearchSpace, data: D
         "data_shape": list(data.input_shape),
         "split_sizes": [len(data.y_train), len(data.y_val), len(data.y_test)],
         "objectives": list(config.objectives),
+        studies.SELECTION_KEY: "validation",
         "constraints": list(studies.CONSTRAINTS),
         "sampler": config.sampler,
         "seed": config.seed,
@@ -414,6 +415,12 @@ class Objective:
     def __init__(self, ctx: SearchContext):
         self.ctx = ctx
         self._teacher_trial: int | None = None
+        study_attrs = ctx.study.user_attrs
+        #: Objective name -> the trial user attribute it reads.
+        self._attrs = {o: studies.objective_attr(o, study_attrs) for o in ctx.objectives}
+        #: The float accuracy on the split the study selects on: what picks its teacher.
+        self._float_attr = ("accuracy_float_val" if studies.selection_split(study_attrs)
+                            == "validation" else "accuracy_float")
 
     def __call__(self, trial: optuna.Trial) -> Sequence[float]:
         import optuna
@@ -462,8 +469,9 @@ class Objective:
         return self._train(trial, arch, compression, attrs)
 
     def _values(self, attrs: dict[str, Any], accuracy: float) -> list[float]:
-        merged = {**attrs, "accuracy_int8": accuracy}
-        return [float(merged[studies.OBJECTIVES[o][1]]) for o in self.ctx.objectives]
+        """The objective values: ``accuracy`` (the study's accuracy objective) and resources."""
+        merged = {**attrs, self._attrs["accuracy"]: accuracy}
+        return [float(merged[self._attrs[o]]) for o in self.ctx.objectives]
 
     def _trained_twin(self, signature: str) -> optuna.trial.FrozenTrial | None:
         for t in studies.trained_trials(self.ctx.study):
@@ -474,8 +482,8 @@ class Objective:
     def _reuse(self, trial: optuna.Trial, twin: optuna.trial.FrozenTrial,
                attrs: dict[str, Any]) -> list[float]:
         """An identical candidate was trained before: reuse its results instead of training."""
-        for key in ("accuracy_float", "accuracy_int8", "tflite_bytes", "measured_arena_bytes",
-                    "recorded_arena_bytes",
+        for key in ("accuracy_float", "accuracy_int8", "accuracy_float_val", "accuracy_int8_val",
+                    "tflite_bytes", "measured_arena_bytes", "recorded_arena_bytes",
                     "stages", "epochs", "train_seconds"):
             if key in twin.user_attrs:
                 trial.set_user_attr(key, twin.user_attrs[key])
@@ -484,11 +492,12 @@ class Objective:
         data = studies.download_bytes(self.ctx.study, twin, "model.tflite")
         studies.upload_bytes(self.ctx.study, trial, "model.tflite", data)
         _trial_report(self.ctx.study, trial)
-        return self._values(attrs, accuracy=float(twin.user_attrs["accuracy_int8"]))
+        return self._values(attrs, accuracy=float(twin.user_attrs[self._attrs["accuracy"]]))
 
     def _teacher(self) -> Any:
         """The user's teacher model if the study names one, else the most accurate float model
-        trained so far in this study (None before the first)."""
+        trained so far in this study, by accuracy on the split it selects on (None before the
+        first)."""
         from tinynas.train import load_teacher
 
         user = self.ctx.study.user_attrs.get("teacher_path")
@@ -497,10 +506,9 @@ class Objective:
                 self.ctx.teacher_cache[-1] = load_teacher(Path(user))
             return self.ctx.teacher_cache[-1]
         best = None
+        key = self._float_attr
         for t in studies.trained_trials(self.ctx.study):
-            if "accuracy_float" in t.user_attrs and (
-                    best is None or t.user_attrs["accuracy_float"] > best.user_attrs[
-                        "accuracy_float"]):
+            if key in t.user_attrs and (best is None or t.user_attrs[key] > best.user_attrs[key]):
                 best = t
         if best is None:
             return None
@@ -585,10 +593,12 @@ class Objective:
         # The recording allocator's total misses what planning needs (up to 38% for a GRU);
         # the bisected minimum is what a firmware must reserve on the host build.
         measured = min_working_arena(result.tflite)
-        trained = {
+        trained: dict[str, Any] = {
             "trained": True,
             "accuracy_float": float(result.accuracy_float),
             "accuracy_int8": float(result.accuracy_int8),
+            "accuracy_float_val": float(result.accuracy_float_val),
+            "accuracy_int8_val": float(result.accuracy_int8_val),
             "tflite_bytes": len(result.tflite),
             "measured_arena_bytes": int(measured),
             "recorded_arena_bytes": int(recorded),
@@ -608,7 +618,7 @@ class Objective:
             result.float_model.save(str(path), save_format="h5")
             studies.upload_bytes(ctx.study, trial, "float_model.h5", path.read_bytes())
         _trial_report(ctx.study, trial)
-        return self._values(attrs, accuracy=float(result.accuracy_int8))
+        return self._values(attrs, accuracy=float(trained[self._attrs["accuracy"]]))
 
 
 def run(ctx: SearchContext, timeout: float | None = None,

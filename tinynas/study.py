@@ -28,12 +28,17 @@ Direction = Literal["maximize", "minimize"]
 
 #: Objective name -> (direction, trial user attribute, column label).
 OBJECTIVES: dict[str, tuple[Direction, str, str]] = {
-    "accuracy": ("maximize", "accuracy_int8", "int8 accuracy"),
+    "accuracy": ("maximize", "accuracy_int8_val", "int8 validation accuracy"),
     "ram": ("minimize", "estimated_ram_bytes", "RAM bytes"),
     "flash": ("minimize", "estimated_flash_bytes", "flash bytes"),
     "latency": ("minimize", "estimated_latency_ms", "latency ms"),
 }
 DEFAULT_OBJECTIVES = ("accuracy", "ram", "flash", "latency")
+
+#: Study attribute naming the split the accuracy objective is measured on.
+SELECTION_KEY = "selection_split"
+#: Split -> the trial user attribute holding the int8 accuracy on it.
+ACCURACY_ATTRS = {"validation": "accuracy_int8_val", "test": "accuracy_int8"}
 
 #: Constraint order, as stored in the trial's ``constraints`` system attribute.
 CONSTRAINTS = ("ram", "flash", "latency")
@@ -320,6 +325,23 @@ def download_bytes(study: optuna.Study, trial: optuna.trial.FrozenTrial, name: s
         return out.read_bytes()
 
 
+def selection_split(study_attrs: dict[str, Any]) -> str:
+    """The split a study's accuracy objective is measured on and its front is chosen by.
+
+    ``"validation"`` for a study that says so; ``"test"`` for a study created before the
+    search selected on validation accuracy (it has no :data:`SELECTION_KEY`), so that resuming
+    it keeps its objective's meaning.
+    """
+    return str(study_attrs.get(SELECTION_KEY, "test"))
+
+
+def objective_attr(name: str, study_attrs: dict[str, Any]) -> str:
+    """The trial user attribute that objective ``name`` of a study with ``study_attrs`` reads."""
+    if name == "accuracy":
+        return ACCURACY_ATTRS[selection_split(study_attrs)]
+    return OBJECTIVES[name][1]
+
+
 def trained_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Complete trials that were trained (have an int8 accuracy)."""
     from optuna.trial import TrialState
@@ -332,13 +354,13 @@ def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Feasible, trained trials not dominated by another feasible trained trial."""
     objectives = study.user_attrs.get("objectives") or list(DEFAULT_OBJECTIVES)
     candidates = [t for t in trained_trials(study) if is_feasible(t)]
+    attrs = {name: objective_attr(name, study.user_attrs) for name in objectives}
 
     def key(t: optuna.trial.FrozenTrial) -> list[float]:
         out = []
         for name in objectives:
-            direction, attr, _ = OBJECTIVES[name]
-            value = float(t.user_attrs[attr])
-            out.append(-value if direction == "maximize" else value)
+            value = float(t.user_attrs[attrs[name]])
+            out.append(-value if OBJECTIVES[name][0] == "maximize" else value)
         return out
 
     keys = {t.number: key(t) for t in candidates}
@@ -348,7 +370,8 @@ def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
     front = [t for t in candidates
              if not any(dominates(keys[o.number], keys[t.number]) for o in candidates)]
-    front.sort(key=lambda t: (-t.user_attrs["accuracy_int8"], t.user_attrs["estimated_ram_bytes"]))
+    accuracy = objective_attr("accuracy", study.user_attrs)
+    front.sort(key=lambda t: (-t.user_attrs[accuracy], t.user_attrs["estimated_ram_bytes"]))
     return front
 
 
@@ -365,7 +388,8 @@ class TrialModel:
 
 
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
-    """The most accurate feasible trained trial (smallest RAM among ties).
+    """The most accurate feasible trained trial by the study's accuracy objective (smallest RAM
+    among ties).
 
     Raises:
         StudyError: The study has no feasible trained trial.
@@ -436,6 +460,8 @@ def log() -> logging.Logger:
 
 
 __all__ = [
-    "DEFAULT_OBJECTIVES", "DEFAULT_STORAGE", "OBJECTIVES", "TinyNASError", "TrialModel",
-    "best_trial", "make_storage", "open_study", "pareto_trials", "trial_model",
+    "ACCURACY_ATTRS", "DEFAULT_OBJECTIVES", "DEFAULT_STORAGE", "OBJECTIVES", "SELECTION_KEY",
+    "TinyNASError", "TrialModel",
+    "best_trial", "make_storage", "objective_attr", "open_study", "pareto_trials",
+    "selection_split", "trial_model",
 ]

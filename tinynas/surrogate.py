@@ -251,9 +251,10 @@ class FrontChooser:
     def trained(self, study: optuna.Study,
                 before: int | None = None) -> list[tuple[Candidate, float]]:
         """Each distinct trained model of the study (reused twins left out; with ``before``,
-        only trials numbered below it) with its int8 accuracy."""
-        from tinynas.study import trained_trials
+        only trials numbered below it) with its int8 accuracy on the split the study selects on."""
+        from tinynas.study import objective_attr, trained_trials
 
+        accuracy = objective_attr("accuracy", study.user_attrs)
         out = []
         for t in trained_trials(study):
             if "reused_from" in t.user_attrs or (before is not None and t.number >= before):
@@ -262,7 +263,7 @@ class FrontChooser:
                 self._known[t.number] = self._describe(t.params)
             known = self._known[t.number]
             if known is not None:
-                out.append((known, float(t.user_attrs["accuracy_int8"])))
+                out.append((known, float(t.user_attrs[accuracy])))
         return out
 
 

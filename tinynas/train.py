@@ -51,10 +51,13 @@ class TrainedCandidate:
         tflite: The chosen compression's full-int8 model.
         accuracy_float: Test accuracy of ``float_model``.
         accuracy_int8: Test accuracy of ``tflite`` (TFLite reference kernels).
-        stages: One dict per step: ``name``, ``accuracy``, ``tflite_bytes``,
-            ``compressed_bytes`` (zlib level 9), ``sparsity`` (zero weights in convolution and
-            dense layers), ``epochs``, and ``tflite`` (the int8 model's bytes; absent for the
-            float step, whose size is that of a float32 ``.tflite``).
+        accuracy_float_val: Validation accuracy of ``float_model``.
+        accuracy_int8_val: Validation accuracy of ``tflite``: what a search selects on, so
+            that the test accuracy of the models it keeps stays an unbiased estimate.
+        stages: One dict per step: ``name``, ``accuracy`` (test), ``val_accuracy``,
+            ``tflite_bytes``, ``compressed_bytes`` (zlib level 9), ``sparsity`` (zero weights
+            in convolution and dense layers), ``epochs``, and ``tflite`` (the int8 model's
+            bytes; absent for the float step, whose size is that of a float32 ``.tflite``).
         epochs: Epochs trained over all steps.
         history: Per-epoch ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` and ``step``
             (which step each epoch belongs to).
@@ -65,6 +68,8 @@ class TrainedCandidate:
     tflite: bytes
     accuracy_float: float
     accuracy_int8: float
+    accuracy_float_val: float
+    accuracy_int8_val: float
     stages: list[dict[str, Any]]
     epochs: int
     history: dict[str, list[Any]] = field(default_factory=dict)
@@ -184,6 +189,8 @@ def train_candidate(space: SearchSpace, arch: Arch, compression: Compression, da
         tflite=final["tflite"],
         accuracy_float=run.stages[0]["accuracy"],
         accuracy_int8=final["accuracy"],
+        accuracy_float_val=run.stages[0]["val_accuracy"],
+        accuracy_int8_val=final["val_accuracy"],
         stages=run.stages,
         epochs=len(run.history["loss"]),
         history=run.history,
@@ -375,10 +382,14 @@ class _Run:
         from tinynas.compress import compressed_bytes
         from tinynas.convert import to_float_tflite
 
-        predicted = model.predict(self.x_test, batch_size=256, verbose=0).argmax(axis=1)
-        accuracy = float(np.mean(predicted == self.data.y_test)) if len(predicted) else 0.0
+        def accuracy(x: np.ndarray, y: np.ndarray) -> float:
+            predicted = model.predict(x, batch_size=256, verbose=0).argmax(axis=1)
+            return float(np.mean(predicted == y)) if len(predicted) else 0.0
+
         tflite = to_float_tflite(model, self.input_shape)
-        self.stages.append({"name": "float", "accuracy": accuracy, "tflite_bytes": len(tflite),
+        self.stages.append({"name": "float", "accuracy": accuracy(self.x_test, self.data.y_test),
+                            "val_accuracy": accuracy(self.x_val, self.data.y_val),
+                            "tflite_bytes": len(tflite),
                             "compressed_bytes": compressed_bytes(tflite), "sparsity": 0.0,
                             "epochs": self.history["step"].count("float")})
 
@@ -391,6 +402,7 @@ class _Run:
         self.stages.append({
             "name": name,
             "accuracy": evaluate_tflite(tflite, self.x_test, self.data.y_test),
+            "val_accuracy": evaluate_tflite(tflite, self.x_val, self.data.y_val),
             "tflite_bytes": len(tflite),
             "compressed_bytes": compressed_bytes(tflite),
             "sparsity": round(weight_sparsity(tflite), 4),

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 #: Trial attributes kept in the results, beside the trial's number and state.
 TRIAL_ATTRS = ("trained", "reused_from", "accuracy_int8", "accuracy_float",
+               "accuracy_int8_val", "accuracy_float_val",
                "estimated_ram_bytes", "estimated_flash_bytes", "estimated_latency_ms", "macs",
                "params", "tflite_bytes", "measured_arena_bytes", "epochs", "train_seconds",
                "arch_summary", "compression_summary", "fail_reason", "probe_accuracy",

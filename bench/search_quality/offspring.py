@@ -57,6 +57,7 @@ def study_facts(db: Path) -> StudyFacts:
     from tinynas.hypervolume import front_hypervolume
     from tinynas.pipeline import ChildEstimates, stored_profile, stored_space_ref
     from tinynas.spaces import load_space
+    from tinynas.study import objective_attr
     from tinynas.surrogate import MIN_TRAINED, AccuracyModel, FrontChooser
 
     storage = f"sqlite:///{db}"
@@ -68,6 +69,7 @@ def study_facts(db: Path) -> StudyFacts:
                               tuple(attrs["input_shape"]), len(attrs["class_names"]),
                               stored_profile(attrs))
     chooser = FrontChooser(children.describe, board, attrs["objectives"])
+    selected = objective_attr("accuracy", attrs)
     finished = sorted((t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                        if "skipped" not in t.user_attrs),
                       key=lambda t: t.datetime_complete or t.datetime_start)
@@ -77,7 +79,7 @@ def study_facts(db: Path) -> StudyFacts:
     predicted = []
     for t in finished:
         candidate = children.describe(t.params)
-        accuracy = t.user_attrs.get("accuracy_int8")
+        accuracy = t.user_attrs.get(selected)
         point = (replace(candidate.point, accuracy=float(accuracy))
                  if candidate is not None and accuracy is not None else None)
         if not t.user_attrs.get("warm_start"):

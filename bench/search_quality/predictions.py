@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.search_quality.summary import selection_key
+
 if TYPE_CHECKING:
     from tinynas.spaces import Compression
 
@@ -94,7 +96,8 @@ class Replayed:
 
 
 def replay_search(row: Mapping[str, Any], predictor: str) -> Replayed:
-    """Replay one search result row with the accuracy model named ``predictor``."""
+    """Replay one search result row with the accuracy model named ``predictor``, on the
+    accuracy the search selected on (:func:`~bench.search_quality.summary.selection_key`)."""
     from tinynas.surrogate import MIN_TRAINED, AccuracyModel
 
     trials = sorted((t for t in row["trials"]
@@ -102,10 +105,11 @@ def replay_search(row: Mapping[str, Any], predictor: str) -> Replayed:
                     key=lambda t: int(t["number"]))
     trained: list[tuple[tuple[float, ...], float]] = []
     pairs = []
+    key = selection_key(trials)
     for t in trials:
         if "reused_from" in t:
             continue
-        features, accuracy = trial_features(t), float(t["accuracy_int8"])
+        features, accuracy = trial_features(t), float(t[key])
         if not t.get("warm_start") and len(trained) >= MIN_TRAINED:
             model = AccuracyModel([f for f, _ in trained], [a for _, a in trained],
                                   **PREDICTORS[predictor])

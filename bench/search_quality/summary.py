@@ -4,29 +4,54 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tinynas.boards import Board, load_board
-from tinynas.hypervolume import Point, Verdict, beats_reference, front_hypervolume, pareto_front
+from tinynas.hypervolume import (
+    OBJECTIVES,
+    Point,
+    Verdict,
+    beats_reference,
+    front_hypervolume,
+    pareto_front,
+)
 
 
-def trial_point(t: dict[str, Any]) -> Point:
-    """A trained trial as a point, with the estimate of its converted model where recorded
-    (what the references are measured with), else the search's estimate before training."""
+def trial_point(t: dict[str, Any], accuracy: str = "accuracy_int8") -> Point:
+    """A trained trial as a point (``accuracy`` names its accuracy attribute: test by default),
+    with the estimate of its converted model where recorded (what the references are measured
+    with), else the search's estimate before training."""
     source = "tflite" if "tflite_ram_bytes" in t else "estimated"
-    return Point(accuracy=float(t["accuracy_int8"]), ram_bytes=int(t[f"{source}_ram_bytes"]),
+    return Point(accuracy=float(t[accuracy]), ram_bytes=int(t[f"{source}_ram_bytes"]),
                  flash_bytes=int(t[f"{source}_flash_bytes"]),
                  latency_ms=float(t[f"{source}_latency_ms"]), label=f"trial {t['number']}")
 
 
-def trial_points(trials: Iterable[dict[str, Any]], board: Board) -> list[Point]:
-    """The trained trials of a search that fit ``board``, as points (reused trials included:
-    they are models the search holds)."""
-    points = [trial_point(t) for t in trials
-              if t.get("state") == "COMPLETE" and t.get("feasible") and "accuracy_int8" in t]
-    return [p for p in points if p.fits(board)]
+def selection_key(trained: Sequence[dict[str, Any]]) -> str:
+    """The accuracy attribute a search selected its trained trials by: the validation accuracy
+    where every one records it, else (searches run before selection moved to validation) the
+    test accuracy."""
+    if trained and all("accuracy_int8_val" in t for t in trained):
+        return "accuracy_int8_val"
+    return "accuracy_int8"
+
+
+def offered_front(trials: Iterable[dict[str, Any]], board: Board,
+                  objectives: Sequence[str] = OBJECTIVES) -> list[Point]:
+    """The models a search offers on ``board``, each with its int8 test accuracy.
+
+    They are the Pareto front of its trained trials that fit (reused trials included: they are
+    models the search holds), chosen by the accuracy the search selected on
+    (:func:`selection_key`), most accurate by that first.
+    """
+    fitting = [t for t in trials if t.get("state") == "COMPLETE" and t.get("feasible")
+               and "accuracy_int8" in t and trial_point(t).fits(board)]
+    key = selection_key(fitting)
+    chosen = [p.label for p in pareto_front([trial_point(t, key) for t in fitting], objectives)]
+    tested = {p.label: p for p in map(trial_point, fitting)}
+    return [tested[label] for label in chosen]
 
 
 def reference_point(row: dict[str, Any], board: str) -> Point:
@@ -61,14 +86,15 @@ class SearchOutcome:
 def search_outcome(row: dict[str, Any], board: Board) -> SearchOutcome:
     """Hypervolumes, front and counts of one search result row."""
     trials = row["trials"]
-    points = trial_points(trials, board)
+    front = offered_front(trials, board)
     complete = [t for t in trials if t.get("state") == "COMPLETE"]
     return SearchOutcome(
         seed=int(row["seed"]), sampler=row["sampler"],
-        hypervolume=front_hypervolume(points, board),
-        hypervolume_acc_ram=front_hypervolume(points, board, ("accuracy", "ram")),
-        front=pareto_front(points),
-        best_accuracy=max((p.accuracy for p in points), default=None),
+        hypervolume=front_hypervolume(front, board),
+        hypervolume_acc_ram=front_hypervolume(
+            offered_front(trials, board, ("accuracy", "ram")), board, ("accuracy", "ram")),
+        front=front,
+        best_accuracy=front[0].accuracy if front else None,
         trials=len(complete),
         trained=sum(1 for t in complete if t.get("trained") and "reused_from" not in t),
         reused=sum(1 for t in complete if "reused_from" in t),
@@ -85,7 +111,7 @@ def hypervolume_curve(trials: list[dict[str, Any]], board: Board) -> list[tuple[
     for t in sorted(trials, key=lambda t: t["number"]):
         cpu += float(t.get("cpu_s") or 0.0)
         seen.append(t)
-        curve.append((cpu, front_hypervolume(trial_points(seen, board), board)))
+        curve.append((cpu, front_hypervolume(offered_front(seen, board), board)))
     return curve
 
 

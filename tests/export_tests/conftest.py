@@ -41,5 +41,5 @@ def digits_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, by
         trial.set_user_attr(key, value)
     studies.set_constraints(trial, [-1.0, -1.0, -1.0])
     studies.upload_bytes(study, trial, "model.tflite", tflite)
-    study.tell(trial, [attrs[studies.OBJECTIVES[o][1]] for o in objectives])
+    study.tell(trial, [attrs[studies.objective_attr(o, study.user_attrs)] for o in objectives])
     return storage, "digits", tflite

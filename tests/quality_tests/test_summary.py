@@ -72,3 +72,25 @@ def test_hypervolume_uses_the_converted_models_figures_and_only_what_fits():
     assert outcome.hypervolume == pytest.approx(expected)
     assert (outcome.trials, outcome.trained, outcome.over_limits) == (3, 3, 1)
     assert outcome.curve[-1] == (pytest.approx(30.0), pytest.approx(expected))
+
+
+def test_a_front_chosen_on_validation_is_judged_on_test():
+    board = load_board(BOARD)
+    # Trial 1 is the best on test but not on validation; trial 0 beats it there at less RAM.
+    trials = [_trial(0, 0.90, 2000, accuracy_int8_val=0.93),
+              _trial(1, 0.97, 3000, accuracy_int8_val=0.91),
+              _trial(2, 0.80, 1000, accuracy_int8_val=0.85)]
+    results = {"search/t3-e5/digits/nucleo_l432kc/nsga2/s0": _search("nsga2", 0, trials),
+               "reference/e5/digits/keras_mnist_cnn/s0": _reference(0, 0.95, 4000)}
+    (cell,) = cells(results)
+    (outcome,) = cell.searches["nsga2"]
+    assert [p.label for p in outcome.front] == ["trial 0", "trial 2"]
+    assert [p.accuracy for p in outcome.front] == [0.90, 0.80]
+    assert outcome.best_accuracy == 0.90
+    expected = front_hypervolume([Point(0.90, 2000, 100_000, 10.0),
+                                  Point(0.80, 1000, 100_000, 10.0)], board)
+    assert outcome.hypervolume == pytest.approx(expected)
+    # Judged on test, trial 1 would beat the reference (0.97 at 3000 B, 2 points more within
+    # its RAM); the search did not choose it, so the rule is missed.
+    ((_, verdict, _),) = cell.verdicts()["keras_mnist_cnn"]
+    assert not verdict.met

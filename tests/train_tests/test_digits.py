@@ -29,6 +29,10 @@ def test_ds_cnn_qat_keeps_float_accuracy_on_digits() -> None:
     # run on 270 test digits moves by a sample or two.
     assert result.accuracy_int8 >= result.accuracy_float - 0.02
     assert result.accuracy_int8 == evaluate_tflite(result.tflite, data.x_test, data.y_test)
+    # What a search selects on: the same model on the validation split.
+    assert result.accuracy_int8_val == evaluate_tflite(result.tflite, data.x_val, data.y_val)
+    assert result.accuracy_int8_val == result.stages[-1]["val_accuracy"]
+    assert 0.9 <= result.accuracy_float_val <= 1.0
     assert result.stages[-1]["tflite_bytes"] == len(result.tflite)
     assert result.epochs == len(result.history["loss"]) == len(result.history["step"])
     assert result.history["step"][0] == "float" and result.history["step"][-1] == "qat"

@@ -11,6 +11,7 @@ from tinynas.graph import Graph
 #: Trial user attributes shown in the figures table, with their labels.
 _FIGURES = (
     ("accuracy_float", "float accuracy"), ("accuracy_int8", "int8 accuracy"),
+    ("accuracy_int8_val", "int8 validation accuracy"),
     ("estimated_ram_bytes", "estimated TFLM arena (bytes)"),
     ("measured_arena_bytes", "measured TFLM arena (bytes)"),
     ("estimated_flash_bytes", "estimated flash (bytes)"),

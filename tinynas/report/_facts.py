@@ -63,10 +63,18 @@ class TrialPoint:
     feasible: bool
     trained: bool
     pareto: bool
+    #: The user attribute of the int8 accuracy the study selects on (its accuracy objective).
+    selection: str = "accuracy_int8"
 
     @property
     def accuracy(self) -> float | None:
-        """int8 accuracy, or None when the trial was not trained."""
+        """int8 accuracy the study selects on (what its front and hypervolume are made of), or
+        None when the trial was not trained."""
+        return float(self.attrs[self.selection]) if self.trained else None
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """int8 accuracy on the test split, or None when the trial was not trained."""
         return float(self.attrs["accuracy_int8"]) if self.trained else None
 
     def value(self, resource: str) -> float:
@@ -98,6 +106,11 @@ class StudyFacts:
         return sorted(front, key=lambda p: (-(p.accuracy or 0.0), p.value("ram")))
 
     @property
+    def split(self) -> str:
+        """The split the study selects on: ``"validation"`` or ``"test"``."""
+        return studies.selection_split(self.attrs)
+
+    @property
     def best(self) -> TrialPoint | None:
         """The most accurate feasible model."""
         front = self.pareto
@@ -111,10 +124,11 @@ def study_facts(study: optuna.Study) -> StudyFacts:
     attrs = dict(study.user_attrs)
     objectives = tuple(attrs.get("objectives") or studies.DEFAULT_OBJECTIVES)
     front = {t.number for t in studies.pareto_trials(study)}
+    selection = studies.objective_attr("accuracy", attrs)
     points = [TrialPoint(number=t.number, attrs=dict(t.user_attrs),
                          feasible=studies.is_feasible(t),
                          trained="accuracy_int8" in t.user_attrs,
-                         pareto=t.number in front)
+                         pareto=t.number in front, selection=selection)
               for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
     failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
     limits = board_limits(attrs)

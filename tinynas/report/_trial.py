@@ -96,6 +96,9 @@ def trial_document(study_name: str, study_attrs: dict[str, Any], number: int,
     cards = [("int8 accuracy", fmt.acc(attrs.get("accuracy_int8")),
               f"float {fmt.acc(attrs.get('accuracy_float'))}" if "accuracy_float" in attrs
               else "not trained")]
+    if "accuracy_int8_val" in attrs:
+        cards.append(("int8 validation accuracy", fmt.acc(attrs["accuracy_int8_val"]),
+                      "what the search selects on"))
     shares = usage(attrs, limits) if limits else {}
     for name, label, unit in RESOURCES:
         note = f"{fmt.share(shares[name])} of the limit" if name in shares else ""
