@@ -39,16 +39,17 @@ def selection_key(trained: Sequence[dict[str, Any]]) -> str:
 
 
 def offered_front(trials: Iterable[dict[str, Any]], board: Board,
-                  objectives: Sequence[str] = OBJECTIVES) -> list[Point]:
+                  objectives: Sequence[str] = OBJECTIVES, key: str | None = None) -> list[Point]:
     """The models a search offers on ``board``, each with its int8 test accuracy.
 
     They are the Pareto front of its trained trials that fit (reused trials included: they are
     models the search holds), chosen by the accuracy the search selected on
-    (:func:`selection_key`), most accurate by that first.
+    (:func:`selection_key`; ``key`` names another attribute to choose by), most accurate by that
+    first.
     """
     fitting = [t for t in trials if t.get("state") == "COMPLETE" and t.get("feasible")
                and "accuracy_int8" in t and trial_point(t).fits(board)]
-    key = selection_key(fitting)
+    key = key or selection_key(fitting)
     chosen = [p.label for p in pareto_front([trial_point(t, key) for t in fitting], objectives)]
     tested = {p.label: p for p in map(trial_point, fitting)}
     return [tested[label] for label in chosen]
@@ -60,6 +61,44 @@ def reference_point(row: dict[str, Any], board: str) -> Point:
     return Point(accuracy=float(row["accuracy_int8"]), ram_bytes=int(b["ram_bytes"]),
                  flash_bytes=int(b["flash_bytes"]), latency_ms=float(b["latency_ms"]),
                  label=row["reference"])
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What choosing on validation accuracy gave a search, read on the test split.
+
+    Attributes:
+        chosen_val: Validation accuracy of the model chosen as the most accurate that fits.
+        chosen_test: Its test accuracy.
+        best_test: The highest test accuracy of any trained model that fits: what a choice on
+            the test split would have reported.
+        hypervolume_test_chosen: Hypervolume of the front chosen on the test split.
+        mean_gap: Validation minus test accuracy, averaged over every trained trial: the part
+            of the chosen model's gap that is not the choice (early stopping keeps each model's
+            epoch best on validation; the two splits differ).
+    """
+
+    chosen_val: float
+    chosen_test: float
+    best_test: float
+    hypervolume_test_chosen: float
+    mean_gap: float
+
+
+def selection(trials: list[dict[str, Any]], board: Board) -> Selection | None:
+    """:class:`Selection` of a search that chose on validation accuracy (None otherwise, or
+    when no trained model fits)."""
+    front = offered_front(trials, board)
+    chosen = next((t for t in trials if front and f"trial {t['number']}" == front[0].label), {})
+    if "accuracy_int8_val" not in chosen:
+        return None
+    by_test = offered_front(trials, board, key="accuracy_int8")
+    gaps = [float(t["accuracy_int8_val"]) - float(t["accuracy_int8"]) for t in trials
+            if "accuracy_int8_val" in t and "accuracy_int8" in t]
+    return Selection(chosen_val=float(chosen["accuracy_int8_val"]),
+                     chosen_test=front[0].accuracy, best_test=by_test[0].accuracy,
+                     hypervolume_test_chosen=front_hypervolume(by_test, board),
+                     mean_gap=statistics.mean(gaps))
 
 
 @dataclass
@@ -81,6 +120,7 @@ class SearchOutcome:
     wall_s: float
     cpu_s: float
     curve: list[tuple[float, float]] = field(default_factory=list)
+    selection: Selection | None = None
 
 
 def search_outcome(row: dict[str, Any], board: Board) -> SearchOutcome:
@@ -102,7 +142,7 @@ def search_outcome(row: dict[str, Any], board: Board) -> SearchOutcome:
         failed=sum(1 for t in trials if t.get("state") == "FAIL"),
         not_promoted=sum(1 for t in trials if "not_promoted" in t),
         wall_s=float(row["wall_s"]), cpu_s=float(row["cpu_s"]),
-        curve=hypervolume_curve(trials, board))
+        curve=hypervolume_curve(trials, board), selection=selection(trials, board))
 
 
 def hypervolume_curve(trials: list[dict[str, Any]], board: Board) -> list[tuple[float, float]]:

@@ -14,7 +14,7 @@ from tinynas.hypervolume import Point, front_hypervolume
 # The benchmark lives beside the package, not in it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.search_quality.report import reference_table  # noqa: E402
+from bench.search_quality.report import reference_table, selection_table  # noqa: E402
 from bench.search_quality.summary import cells  # noqa: E402
 
 BOARD = "nucleo_l432kc"
@@ -71,6 +71,7 @@ def test_hypervolume_uses_the_converted_models_figures_and_only_what_fits():
     expected = front_hypervolume([Point(0.9, 4000, 100_000, 10.0)], board)
     assert outcome.hypervolume == pytest.approx(expected)
     assert (outcome.trials, outcome.trained, outcome.over_limits) == (3, 3, 1)
+    assert outcome.selection is None, "a search without validation accuracies chose on test"
     assert outcome.curve[-1] == (pytest.approx(30.0), pytest.approx(expected))
 
 
@@ -90,6 +91,13 @@ def test_a_front_chosen_on_validation_is_judged_on_test():
     expected = front_hypervolume([Point(0.90, 2000, 100_000, 10.0),
                                   Point(0.80, 1000, 100_000, 10.0)], board)
     assert outcome.hypervolume == pytest.approx(expected)
+    chosen = outcome.selection
+    assert chosen is not None
+    assert (chosen.chosen_val, chosen.chosen_test, chosen.best_test) == (0.93, 0.90, 0.97)
+    assert chosen.hypervolume_test_chosen > outcome.hypervolume
+    row = next(line for line in selection_table([cell]).splitlines() if "| nsga2 |" in line)
+    assert chosen.mean_gap == pytest.approx((0.03 - 0.06 + 0.05) / 3)
+    assert "| 0.930 | 0.900 | +0.030 | +0.007 | 0.970 |" in row
     # Judged on test, trial 1 would beat the reference (0.97 at 3000 B, 2 points more within
     # its RAM); the search did not choose it, so the rule is missed.
     ((_, verdict, _),) = cell.verdicts()["keras_mnist_cnn"]

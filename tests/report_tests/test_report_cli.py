@@ -67,6 +67,27 @@ def test_pipeline_carries_the_study_figures(fab, report) -> None:
     assert f"{attrs['board']['name']}: {attrs['board']['core']}" in page
 
 
+def test_a_study_selecting_on_validation_reports_test_beside_it(tmp_path) -> None:
+    from fabricated_study import fabricate_study
+
+    storage, name = fabricate_study(tmp_path, name="val", validation=True)
+    study = studies.open_study(storage, name)
+    front = studies.pareto_trials(study)
+    vals = [t.user_attrs["accuracy_int8_val"] for t in front]
+    assert vals == sorted(vals, reverse=True), "the front is ordered by what it was chosen on"
+    out = tmp_path / "out"
+    assert main(["report", "--study", name, "--storage", storage, "--out", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "int8 accuracy on the validation split (what the search selects on)" in md
+    rows = _table_rows(md, "## Pareto front")
+    assert [int(r[0]) for r in rows] == [t.number for t in front]
+    assert [r[1] for r in rows] == [fmt.acc(t.user_attrs["accuracy_int8"]) for t in front]
+    assert [r[2] for r in rows] == [fmt.acc(v) for v in vals]
+    best = front[0]
+    assert (f"trial {best.number}, on test; validation "
+            f"{fmt.acc(best.user_attrs['accuracy_int8_val'])}") in md
+
+
 def _table_rows(md: str, after: str) -> list[list[str]]:
     """The rows of the first Markdown table after the line ``after``."""
     lines = md[md.index(after):].splitlines()
