@@ -230,6 +230,27 @@ def _study_attrs(config: SearchConfig, board: Board, space: SearchSpace, data: D
     }
 
 
+#: Validation samples below which :func:`validation_note` warns that the search's choice is noise.
+MIN_SELECTION_SAMPLES = 100
+
+
+def validation_note(samples: int, where: str) -> str | None:
+    """A warning when a validation split is too small to choose models on, else None.
+
+    The search selects on validation accuracy. With ``samples`` samples one model's accuracy
+    near 0.9 moves by about ``sqrt(0.9 * 0.1 / samples)`` by chance alone (0.11 with 8 samples),
+    so among close models the choice follows that noise and the chosen model's test accuracy
+    falls short of its validation accuracy.
+    """
+    if samples >= MIN_SELECTION_SAMPLES:
+        return None
+    noise = math.sqrt(0.9 * 0.1 / max(samples, 1))
+    return (f"{where}: the validation split has {samples} samples; the search chooses models on "
+            f"it, and at this size an accuracy moves by about {noise * 100:.0f} points by chance "
+            f"alone, so its choices among close models are noise (at least "
+            f"{MIN_SELECTION_SAMPLES} validation samples are recommended)")
+
+
 def prepare(config: SearchConfig) -> SearchContext:
     """Validate a search and create (or resume) its study.
 
@@ -259,6 +280,9 @@ def prepare(config: SearchConfig) -> SearchContext:
     if existing is not None:
         _check_resume(name, existing, board, space, config)
     data = load_dataset(config.dataset, seed=config.seed)
+    note = validation_note(len(data.y_val), f"dataset {config.dataset}")
+    if note is not None:
+        studies.log().warning(note)
     input_shape = space.model_input_shape(tuple(data.input_shape))
     num_classes = len(data.class_names)
     if existing is not None and existing.get("latency_profile"):

@@ -7,17 +7,25 @@ import pytest
 
 from tinynas import study as studies
 from tinynas.cli import main
+from tinynas.pipeline import validation_note
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("dataset,space", [("basic_motions", "cnn1d"), ("kws_synth", "ds_cnn")])
-def test_short_search_completes(tmp_path, capsys, dataset: str, space: str) -> None:
+def test_short_search_completes(tmp_path, capsys, caplog, dataset: str, space: str) -> None:
     storage = f"sqlite:///{tmp_path}/s.db"
     assert main(["search", "--board", "arduino_nano33_ble", "--space", space, "--dataset",
                  dataset, "--trials", "2", "--storage", storage, "--study", "s",
                  "--sampler", "random", "--seed", "2", "--epochs", "2"]) == 0
     study = studies.open_study(storage, "s")
+    # A validation split too small to choose on is named once, with its size.
+    small = [r.getMessage() for r in caplog.records if "the validation split has" in r.getMessage()]
+    val = study.user_attrs["split_sizes"][1]
+    expected = validation_note(val, f"dataset {dataset}")
+    assert small == ([expected] if expected else [])
+    if dataset == "basic_motions":
+        assert val == 8 and "has 8 samples" in small[0] and "about 11 points" in small[0]
     complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(complete) == 2
     trained = studies.trained_trials(study)
