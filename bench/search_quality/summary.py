@@ -74,8 +74,7 @@ class Selection:
             the test split would have reported.
         hypervolume_test_chosen: Hypervolume of the front chosen on the test split.
         mean_gap: Validation minus test accuracy, averaged over every trained trial: the part
-            of the chosen model's gap that is not the choice (early stopping keeps each model's
-            epoch best on validation; the two splits differ).
+            of the chosen model's gap that is not the choice (the two splits differ).
     """
 
     chosen_val: float
@@ -85,10 +84,10 @@ class Selection:
     mean_gap: float
 
 
-def selection(trials: list[dict[str, Any]], board: Board) -> Selection | None:
-    """:class:`Selection` of a search that chose on validation accuracy (None otherwise, or
-    when no trained model fits)."""
-    front = offered_front(trials, board)
+def selection(trials: list[dict[str, Any]], board: Board,
+              front: list[Point]) -> Selection | None:
+    """:class:`Selection` of a search that chose on validation accuracy, given the front it
+    offers (:func:`offered_front`); None otherwise, or when no trained model fits."""
     chosen = next((t for t in trials if front and f"trial {t['number']}" == front[0].label), {})
     if "accuracy_int8_val" not in chosen:
         return None
@@ -142,7 +141,7 @@ def search_outcome(row: dict[str, Any], board: Board) -> SearchOutcome:
         failed=sum(1 for t in trials if t.get("state") == "FAIL"),
         not_promoted=sum(1 for t in trials if "not_promoted" in t),
         wall_s=float(row["wall_s"]), cpu_s=float(row["cpu_s"]),
-        curve=hypervolume_curve(trials, board), selection=selection(trials, board))
+        curve=hypervolume_curve(trials, board), selection=selection(trials, board, front))
 
 
 def hypervolume_curve(trials: list[dict[str, Any]], board: Board) -> list[tuple[float, float]]:
