@@ -156,12 +156,3 @@ latency_ms = 1
     assert "RAM" in message and "> 2048 B" in message
     assert not (tmp_path / "s.db").exists() or "tiny" not in str(optuna.get_all_study_names(
         f"sqlite:///{tmp_path}/s.db"))
-
-
-def test_a_small_validation_split_is_named_with_its_noise() -> None:
-    from tinynas.pipeline import MIN_SELECTION_SAMPLES, validation_note
-
-    assert validation_note(MIN_SELECTION_SAMPLES, "d") is None
-    note = validation_note(25, "dataset x.csv")
-    assert note is not None and note.startswith("dataset x.csv: the validation split has 25 ")
-    assert "about 6 points by chance alone" in note

@@ -18,6 +18,7 @@ from tinynas import study as studies
 from tinynas.boards import Board, load_board
 from tinynas.errors import SearchSpaceError, StudyError, TinyNASError, unknown_name
 from tinynas.fidelity import FIDELITIES, NotPromoted, Probe, probe_epochs, promote
+from tinynas.folds import FOLDS_KEY, auto_folds, check_folds, selection_note
 
 if TYPE_CHECKING:
     import optuna
@@ -49,6 +50,7 @@ class SearchConfig:
     profile: Path | None = None
     fidelity: str = "full"
     warm_start: bool = True
+    folds: int | None = None
 
 
 @dataclass
@@ -67,6 +69,7 @@ class SearchContext:
     epochs: int | None = None
     profile: CoreProfile | None = None
     fidelity: str = "full"
+    folds: int = 1
     teacher_cache: dict[int, Any] = field(default_factory=dict)
 
 
@@ -230,27 +233,6 @@ def _study_attrs(config: SearchConfig, board: Board, space: SearchSpace, data: D
     }
 
 
-#: Validation samples below which :func:`validation_note` warns that the search's choice is noise.
-MIN_SELECTION_SAMPLES = 100
-
-
-def validation_note(samples: int, where: str) -> str | None:
-    """A warning when a validation split is too small to choose models on, else None.
-
-    The search selects on validation accuracy. With ``samples`` samples one model's accuracy
-    near 0.9 moves by about ``sqrt(0.9 * 0.1 / samples)`` by chance alone (0.11 with 8 samples),
-    so among close models the choice follows that noise and the chosen model's test accuracy
-    falls short of its validation accuracy.
-    """
-    if samples >= MIN_SELECTION_SAMPLES:
-        return None
-    noise = math.sqrt(0.9 * 0.1 / max(samples, 1))
-    return (f"{where}: the validation split has {samples} samples; the search chooses models on "
-            f"it, and at this size an accuracy moves by about {noise * 100:.0f} points by chance "
-            f"alone, so its choices among close models are noise (at least "
-            f"{MIN_SELECTION_SAMPLES} validation samples are recommended)")
-
-
 def prepare(config: SearchConfig) -> SearchContext:
     """Validate a search and create (or resume) its study.
 
@@ -280,7 +262,14 @@ def prepare(config: SearchConfig) -> SearchContext:
     if existing is not None:
         _check_resume(name, existing, board, space, config)
     data = load_dataset(config.dataset, seed=config.seed)
-    note = validation_note(len(data.y_val), f"dataset {config.dataset}")
+    where = f"dataset {config.dataset}"
+    if existing is not None:
+        folds = int(existing.get(FOLDS_KEY, 1))
+    else:
+        folds = (config.folds if config.folds is not None
+                 else auto_folds(len(data.y_train), len(data.y_val)))
+        check_folds(folds, data.y_train, where)
+    note = selection_note(len(data.y_val), len(data.y_train), folds, where)
     if note is not None:
         studies.log().warning(note)
     input_shape = space.model_input_shape(tuple(data.input_shape))
@@ -306,6 +295,7 @@ def prepare(config: SearchConfig) -> SearchContext:
             for key, value in _study_attrs(config, board, space, data, input_shape,
                                            artifact_dir).items():
                 study.set_user_attr(key, value)
+            study.set_user_attr(FOLDS_KEY, folds)
             study.set_user_attr("latency_profile", profile.to_dict() if profile else None)
             study.set_metric_names([studies.OBJECTIVES[o][2] for o in objectives])
             if config.warm_start:
@@ -318,7 +308,8 @@ def prepare(config: SearchConfig) -> SearchContext:
                          trials=config.trials, seed=config.seed,
                          epochs=existing.get("epochs") if existing else config.epochs,
                          profile=profile,
-                         fidelity=existing.get("fidelity", "full") if existing else config.fidelity)
+                         fidelity=existing.get("fidelity", "full") if existing else config.fidelity,
+                         folds=folds)
 
 
 def _enqueue_first_generation(study: optuna.Study, config: SearchConfig, board: Board,
@@ -361,7 +352,11 @@ def _check_resume(name: str, attrs: dict[str, Any], board: Board, space: SearchS
     """Resuming is allowed only with the settings the study was created with."""
     stored = {"board": attrs.get("board", {}).get("name"), "space": attrs.get("space"),
               "dataset": attrs.get("dataset")}
-    asked = {"board": board.name, "space": space.name, "dataset": config.dataset}
+    asked: dict[str, Any] = {"board": board.name, "space": space.name,
+                             "dataset": config.dataset}
+    if config.folds is not None:
+        stored["folds"] = int(attrs.get(FOLDS_KEY, 1))
+        asked["folds"] = config.folds
     for key in stored:
         if stored[key] is not None and stored[key] != asked[key]:
             raise StudyError(
@@ -406,7 +401,8 @@ def context_for_worker(storage: str, study_name: str, trials: int) -> SearchCont
                          input_shape=input_shape, num_classes=num_classes, study=study,
                          objectives=config.objectives, trials=trials, seed=config.seed,
                          epochs=config.epochs, profile=profile,
-                         fidelity=attrs.get("fidelity", "full"))
+                         fidelity=attrs.get("fidelity", "full"),
+                         folds=int(attrs.get(FOLDS_KEY, 1)))
 
 
 class BudgetReached(Exception):
@@ -507,6 +503,7 @@ class Objective:
                attrs: dict[str, Any]) -> list[float]:
         """An identical candidate was trained before: reuse its results instead of training."""
         for key in ("accuracy_float", "accuracy_int8", "accuracy_float_val", "accuracy_int8_val",
+                    "fold_accuracy_float_val", "fold_accuracy_int8_val", "fold_sizes",
                     "tflite_bytes", "measured_arena_bytes", "recorded_arena_bytes",
                     "stages", "epochs", "train_seconds"):
             if key in twin.user_attrs:
@@ -601,10 +598,24 @@ class Objective:
         except TinyNASError as exc:
             trial.set_user_attr("fail_reason", str(exc))
             raise
-        train_seconds = time.perf_counter() - started
         if not math.isfinite(result.accuracy_int8):
             trial.set_user_attr("fail_reason", "int8 accuracy is not a number")
             raise TinyNASError("int8 accuracy is not a number")
+        selection = {"accuracy_float_val": float(result.accuracy_float_val),
+                     "accuracy_int8_val": float(result.accuracy_int8_val)}
+        if ctx.folds > 1:
+            from tinynas.folds import cross_validate
+
+            try:
+                scores = cross_validate(
+                    ctx.space, arch, compression, ctx.data, training, seed=ctx.seed + trial.number,
+                    folds=ctx.folds, split_seed=ctx.seed,
+                    first=(result.accuracy_float_val, result.accuracy_int8_val), teacher=teacher)
+            except TinyNASError as exc:
+                trial.set_user_attr("fail_reason", f"cross-validation: {exc}")
+                raise
+            selection = scores.to_attrs()
+        train_seconds = time.perf_counter() - started
         stages = []
         for stage in result.stages:
             row = {k: v for k, v in stage.items() if k != "tflite"}
@@ -621,8 +632,7 @@ class Objective:
             "trained": True,
             "accuracy_float": float(result.accuracy_float),
             "accuracy_int8": float(result.accuracy_int8),
-            "accuracy_float_val": float(result.accuracy_float_val),
-            "accuracy_int8_val": float(result.accuracy_int8_val),
+            **selection,
             "tflite_bytes": len(result.tflite),
             "measured_arena_bytes": int(measured),
             "recorded_arena_bytes": int(recorded),

@@ -85,7 +85,7 @@ def train_candidate(space: SearchSpace, arch: Arch, compression: Compression, da
                     training: TrainingConfig, seed: int,
                     teacher: tf_keras.Model | None = None,
                     probe: Callable[[float], bool] | None = None,
-                    probe_epochs: int = 0) -> TrainedCandidate:
+                    probe_epochs: int = 0, evaluate_test: bool = True) -> TrainedCandidate:
     """Train ``arch`` on ``data``, apply ``compression``, and convert every step to int8.
 
     Args:
@@ -101,6 +101,8 @@ def train_candidate(space: SearchSpace, arch: Arch, compression: Compression, da
             ``probe_epochs`` epochs of float training; returning False stops the candidate.
         probe_epochs: Epochs of the short probe (the probe is skipped unless it is shorter
             than the full budget).
+        evaluate_test: False leaves every test accuracy NaN (a cross-validation fold only
+            needs its validation accuracy).
 
     Returns:
         The trained candidate with its before/after steps.
@@ -125,7 +127,7 @@ def train_candidate(space: SearchSpace, arch: Arch, compression: Compression, da
     seed_everything(seed)
     input_shape = space.model_input_shape(tuple(data.input_shape))
     use_teacher = teacher if compression.distillation else None
-    run = _Run(data, input_shape, training, seed, use_teacher)
+    run = _Run(data, input_shape, training, seed, use_teacher, evaluate_test)
     finetune = max(1, round(training.epochs * FINETUNE_SHARE))
     finetune_lr = training.learning_rate * FINETUNE_LR_SCALE
 
@@ -262,7 +264,7 @@ class _Run:
     """Shared state of one candidate's training: data, targets, history and stages."""
 
     def __init__(self, data: Dataset, input_shape: tuple[int, ...], training: TrainingConfig,
-                 seed: int, teacher: tf_keras.Model | None):
+                 seed: int, teacher: tf_keras.Model | None, evaluate_test: bool = True):
         from tinynas.augment import parse_options
 
         self.data = data
@@ -276,7 +278,7 @@ class _Run:
                               if teacher is not None else None)
         self.x_val = self._shaped(data.x_val)
         self.val_targets = self._targets(data.x_val, data.y_val)
-        self.x_test = self._shaped(data.x_test)
+        self.x_test = self._shaped(data.x_test) if evaluate_test else None
         self.steps_per_epoch = max(1, math.ceil(len(data.x_train) / training.batch_size))
         self.history: dict[str, list[Any]] = {"loss": [], "accuracy": [], "val_loss": [],
                                               "val_accuracy": [], "step": []}
@@ -382,7 +384,9 @@ class _Run:
         from tinynas.compress import compressed_bytes
         from tinynas.convert import to_float_tflite
 
-        def accuracy(x: np.ndarray, y: np.ndarray) -> float:
+        def accuracy(x: np.ndarray | None, y: np.ndarray) -> float:
+            if x is None:
+                return math.nan
             predicted = model.predict(x, batch_size=256, verbose=0).argmax(axis=1)
             return float(np.mean(predicted == y)) if len(predicted) else 0.0
 
@@ -401,7 +405,8 @@ class _Run:
         tflite = to_int8_tflite(model, self.input_shape, self.representative)
         self.stages.append({
             "name": name,
-            "accuracy": evaluate_tflite(tflite, self.x_test, self.data.y_test),
+            "accuracy": (math.nan if self.x_test is None else
+                         evaluate_tflite(tflite, self.x_test, self.data.y_test)),
             "val_accuracy": evaluate_tflite(tflite, self.x_val, self.data.y_val),
             "tflite_bytes": len(tflite),
             "compressed_bytes": compressed_bytes(tflite),

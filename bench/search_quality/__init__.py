@@ -16,8 +16,8 @@ Usage::
     .venv/bin/python -m bench.search_quality run [--trials 16] [--epochs 8] [--seeds 0,1,2] \
         [--datasets digits,basic_motions,kws_synth,fashion_mnist:3000] \
         [--boards arduino_nano33_ble,nucleo_l432kc] [--samplers nsga2,random] \
-        [--fidelity full|halving] [--order dataset|seed] [--jobs 1] [--budget-minutes M] \
-        [--out bench/results/search_quality.json]
+        [--fidelity full|halving] [--folds K] [--order dataset|seed] [--jobs 1] \
+        [--budget-minutes M] [--out bench/results/search_quality.json]
     .venv/bin/python -m bench.search_quality report [--results FILE ...]
     .venv/bin/python -m bench.search_quality profile [--dataset digits] \
         [--reference keras_mnist_cnn] [--epochs 8]

@@ -39,18 +39,22 @@ class Settings:
             pipeline has no such option.
         space: The space every dataset is searched in; None for each dataset's own
             (:data:`SPACE_FOR_DATASET`).
+        folds: The folds a search selects on (``tinynas search --folds``); None for the
+            pipeline's own choice.
     """
 
     trials: int
     epochs: int
     fidelity: str | None = None
     space: str | None = None
+    folds: int | None = None
 
     def tag(self) -> str:
         """A short label, e.g. ``t16-e8`` (``t16-e8-mixed_cnn`` with a space of its own; a
-        space file given by path adds its file name without ``.toml``)."""
+        space file given by path adds its file name without ``.toml``; ``-f5`` for 5 folds)."""
         return (f"t{self.trials}-e{self.epochs}" + (f"-{self.fidelity}" if self.fidelity else "")
-                + (f"-{PurePath(self.space).stem}" if self.space else ""))
+                + (f"-{PurePath(self.space).stem}" if self.space else "")
+                + (f"-f{self.folds}" if self.folds is not None else ""))
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,8 @@ class SearchJob:
         return {"kind": self.kind, "dataset": self.dataset, "board": self.board,
                 "seed": self.seed, "sampler": self.sampler, "space": self.space,
                 "setting": self.settings.tag(), "trial_budget": self.settings.trials,
-                "epochs": self.settings.epochs, "fidelity": self.settings.fidelity}
+                "epochs": self.settings.epochs, "fidelity": self.settings.fidelity,
+                "folds": self.settings.folds}
 
 
 @dataclass(frozen=True)

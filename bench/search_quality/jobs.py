@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 #: Trial attributes kept in the results, beside the trial's number and state.
 TRIAL_ATTRS = ("trained", "reused_from", "accuracy_int8", "accuracy_float",
-               "accuracy_int8_val", "accuracy_float_val",
+               "accuracy_int8_val", "accuracy_float_val", "fold_accuracy_int8_val",
+               "fold_sizes",
                "estimated_ram_bytes", "estimated_flash_bytes", "estimated_latency_ms", "macs",
                "params", "tflite_bytes", "measured_arena_bytes", "epochs", "train_seconds",
                "arch_summary", "compression_summary", "fail_reason", "probe_accuracy",
@@ -85,6 +86,8 @@ def run_search(job: SearchJob, workdir: Path) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if job.settings.fidelity is not None:
         extra["fidelity"] = job.settings.fidelity
+    if job.settings.folds is not None:
+        extra["folds"] = job.settings.folds
     config = SearchConfig(board=job.board, space=job.space, dataset=job.dataset,
                           trials=job.settings.trials, storage=f"sqlite:///{cell / 'study.db'}",
                           study_name="bench", sampler=job.sampler, seed=job.seed,
@@ -94,7 +97,7 @@ def run_search(job: SearchJob, workdir: Path) -> dict[str, Any]:
     clock = TrialClock()
     run(ctx, callbacks=[clock])
     trials = [_trial_row(t, clock) for t in ctx.study.get_trials(deepcopy=False)]
-    return {**job.to_dict(), "trials": trials,
+    return {**job.to_dict(), "trials": trials, "selection_folds": ctx.folds,
             "wall_s": round(time.perf_counter() - wall, 2),
             "cpu_s": round(time.process_time() - cpu, 2)}
 

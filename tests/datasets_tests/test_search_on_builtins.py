@@ -7,25 +7,32 @@ import pytest
 
 from tinynas import study as studies
 from tinynas.cli import main
-from tinynas.pipeline import validation_note
+from tinynas.folds import selection_note
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("dataset,space", [("basic_motions", "cnn1d"), ("kws_synth", "ds_cnn")])
-def test_short_search_completes(tmp_path, capsys, caplog, dataset: str, space: str) -> None:
+@pytest.mark.parametrize("dataset,space,folds", [("basic_motions", "cnn1d", "auto"),
+                                                ("kws_synth", "ds_cnn", "1")])
+def test_short_search_completes(tmp_path, capsys, caplog, dataset: str, space: str,
+                                folds: str) -> None:
     storage = f"sqlite:///{tmp_path}/s.db"
     assert main(["search", "--board", "arduino_nano33_ble", "--space", space, "--dataset",
                  dataset, "--trials", "2", "--storage", storage, "--study", "s",
-                 "--sampler", "random", "--seed", "2", "--epochs", "2"]) == 0
+                 "--sampler", "random", "--seed", "2", "--epochs", "2", "--folds", folds]) == 0
     study = studies.open_study(storage, "s")
     # A validation split too small to choose on is named once, with its size.
     small = [r.getMessage() for r in caplog.records if "the validation split has" in r.getMessage()]
-    val = study.user_attrs["split_sizes"][1]
-    expected = validation_note(val, f"dataset {dataset}")
+    train, val, _ = study.user_attrs["split_sizes"]
+    folds = study.user_attrs["selection_folds"]
+    expected = selection_note(val, train, folds, f"dataset {dataset}")
     assert small == ([expected] if expected else [])
     if dataset == "basic_motions":
-        assert val == 8 and "has 8 samples" in small[0] and "about 11 points" in small[0]
+        # 8 validation recordings are too few to choose on: the search cross-validates.
+        assert val == 8 and folds == 5 and "has 8 samples" in small[0]
+        assert "5-fold cross-validated accuracy over 40 samples" in small[0]
+    else:
+        assert folds == 1 and "--folds to cross-validate" in small[0]
     complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(complete) == 2
     trained = studies.trained_trials(study)
@@ -33,6 +40,9 @@ def test_short_search_completes(tmp_path, capsys, caplog, dataset: str, space: s
     for t in trained:
         assert t.user_attrs["arch"]["space"] == space
         assert 0.0 <= t.user_attrs["accuracy_int8"] <= 1.0
+        if folds > 1:
+            assert len(t.user_attrs["fold_accuracy_int8_val"]) == folds
+            assert sum(t.user_attrs["fold_sizes"]) == train + val
         # The estimate made before training is what the converted model measures (64-bit host
         # figures differ from the 32-bit estimate, but both are positive and of one scale).
         assert t.user_attrs["measured_arena_bytes"] > 0

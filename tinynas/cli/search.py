@@ -46,6 +46,10 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fidelity", default="full",
                         help="full: every candidate gets the whole training budget; halving: a "
                              "short probe first, only promising candidates go on")
+    parser.add_argument("--folds", default="auto",
+                        help="choose models on k-fold cross-validated validation accuracy (each "
+                             "candidate trains k times); auto: 1 when the validation split holds "
+                             "at least 100 samples, else up to 5 (new studies)")
     parser.add_argument("--no-warm-start", dest="warm_start", action="store_false",
                         help="let the sampler draw its first generation at random instead of "
                              "choosing it by estimate (new studies; random search never has one)")
@@ -58,6 +62,7 @@ def _search(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from tinynas.errors import StudyError
+    from tinynas.folds import parse_folds
     from tinynas.pipeline import SearchConfig, prepare
 
     if args.workers < 1:
@@ -71,7 +76,7 @@ def _search(args: argparse.Namespace) -> int:
         seed=args.seed, artifact_dir=Path(args.artifact_dir) if args.artifact_dir else None,
         epochs=args.epochs, teacher=Path(args.teacher) if args.teacher else None,
         profile=Path(args.profile) if args.profile else None, fidelity=args.fidelity,
-        warm_start=args.warm_start)
+        warm_start=args.warm_start, folds=parse_folds(args.folds))
     ctx = prepare(config)
     print(f"study {ctx.study.study_name!r} in {args.storage}: {ctx.space.name} on "
           f"{ctx.board.name} with {args.dataset} ({len(ctx.data.y_train)} train / "

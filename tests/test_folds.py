@@ -1,0 +1,143 @@
+"""Cross-validated selection: the folds, their pooling, and a search that selects on them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import optuna
+import pytest
+
+from tinynas import study as studies
+from tinynas.cli import main
+from tinynas.datasets._base import Dataset
+from tinynas.errors import StudyError
+from tinynas.folds import (
+    MAX_AUTO_FOLDS,
+    MIN_SELECTION_SAMPLES,
+    auto_folds,
+    check_folds,
+    fold_dataset,
+    held_out,
+    parse_folds,
+    pooled,
+    selection_note,
+)
+
+
+def _dataset(train: int, val: int, classes: int = 3) -> Dataset:
+    """Samples whose single feature is their own id, so a split can be traced back."""
+    ids = np.arange(train + val + 4, dtype=np.float32)
+    labels = (np.arange(len(ids)) % classes).astype(np.int64)
+    return Dataset(name="ids", modality="timeseries",
+                   x_train=ids[:train, None], y_train=labels[:train],
+                   x_val=ids[train:train + val, None], y_val=labels[train:train + val],
+                   x_test=ids[train + val:, None], y_test=labels[train + val:],
+                   input_shape=(1,), class_names=[str(c) for c in range(classes)],
+                   preprocessing={}, source="test")
+
+
+def test_auto_folds_cross_validates_only_small_validation_splits() -> None:
+    assert auto_folds(train=5000, val=MIN_SELECTION_SAMPLES) == 1
+    assert auto_folds(train=32, val=8) == 5      # basic_motions: 4 chunks of 8, plus validation
+    assert auto_folds(train=20, val=8) == 3      # two chunks of the validation split's size
+    assert auto_folds(train=1000, val=12) == MAX_AUTO_FOLDS
+    assert auto_folds(train=3, val=8) == 1       # no chunk the size of the validation split
+    assert auto_folds(train=10, val=0) == 1
+
+
+def test_parse_and_check_folds_refuse_in_one_line() -> None:
+    assert parse_folds("auto") is None and parse_folds("4") == 4
+    for bad in ("0", "-2", "five", "2.5"):
+        with pytest.raises(StudyError, match="--folds must be 'auto' or a whole number"):
+            parse_folds(bad)
+    check_folds(5, np.zeros(4), "dataset d")
+    with pytest.raises(StudyError, match="--folds 6: dataset d has 4 training samples, so at "
+                                         "most 5 folds"):
+        check_folds(6, np.zeros(4), "dataset d")
+
+
+def test_held_out_chunks_partition_the_training_split_by_class() -> None:
+    y = np.array([0] * 10 + [1] * 7 + [2] * 5)
+    chunks = held_out(y, folds=4, seed=3)
+    assert len(chunks) == 3
+    joined = np.concatenate(chunks)
+    assert sorted(joined.tolist()) == list(range(len(y)))          # each sample once
+    sizes = [len(c) for c in chunks]
+    assert max(sizes) - min(sizes) <= 1
+    for label, count in ((0, 10), (1, 7), (2, 5)):
+        per_chunk = [int(np.sum(y[c] == label)) for c in chunks]
+        assert max(per_chunk) - min(per_chunk) <= 1 and sum(per_chunk) == count
+    # The same seed gives the same folds (every candidate of a study meets the same chunks),
+    # another seed other folds.
+    assert all(np.array_equal(a, b) for a, b in zip(chunks, held_out(y, 4, 3), strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(chunks, held_out(y, 4, 4), strict=True))
+    assert held_out(y, folds=1, seed=0) == []
+
+
+def test_a_fold_trains_on_everything_but_its_held_out_chunk() -> None:
+    data = _dataset(train=12, val=4)
+    held = held_out(data.y_train, folds=3, seed=0)[1]
+    fold = fold_dataset(data, held)
+    val_ids = set(fold.x_val[:, 0].tolist())
+    train_ids = set(fold.x_train[:, 0].tolist())
+    assert val_ids == set(data.x_train[held, 0].tolist())
+    assert not val_ids & train_ids
+    assert train_ids | val_ids == set(data.x_train[:, 0].tolist()) | set(data.x_val[:, 0].tolist())
+    assert np.array_equal(fold.x_test, data.x_test) and np.array_equal(fold.y_test, data.y_test)
+    # Labels travel with their samples.
+    lookup = {int(i): int(c) for i, c in zip(np.concatenate([data.x_train, data.x_val])[:, 0],
+                                             np.concatenate([data.y_train, data.y_val]),
+                                             strict=True)}
+    assert all(lookup[int(i)] == int(c) for i, c in zip(fold.x_train[:, 0], fold.y_train,
+                                                          strict=True))
+
+
+def test_pooled_accuracy_weights_each_fold_by_its_size() -> None:
+    assert pooled([1.0, 0.5], [8, 32]) == pytest.approx((8 + 16) / 40)
+    assert math.isnan(pooled([], []))
+
+
+def test_selection_note_names_the_samples_and_the_noise() -> None:
+    assert selection_note(MIN_SELECTION_SAMPLES, 1000, 1, "d") is None
+    note = selection_note(25, 100, 1, "dataset x.csv")
+    assert note is not None and note.startswith("dataset x.csv: the validation split has 25 ")
+    assert "about 6 points by chance alone" in note and "--folds" in note
+    note = selection_note(8, 32, 5, "dataset basic_motions")
+    assert note is not None
+    assert "5-fold cross-validated accuracy over 40 samples" in note
+    assert "each candidate 5 times" in note and "about 5 points" in note
+    note = selection_note(400, 2000, 3, "d")
+    assert note is not None and "over 2400 samples" in note and "by chance" not in note
+
+
+@pytest.mark.slow
+def test_a_search_selects_on_cross_validated_accuracy(tmp_path, capsys) -> None:
+    storage = f"sqlite:///{tmp_path}/f.db"
+    assert main(["search", "--board", "arduino_nano33_ble", "--space", "ds_cnn", "--dataset",
+                 "digits", "--trials", "1", "--storage", storage, "--study", "f", "--folds",
+                 "3", "--sampler", "random", "--seed", "4", "--epochs", "1"]) == 0
+    study = studies.open_study(storage, "f")
+    assert study.user_attrs["selection_folds"] == 3
+    train, val, _ = study.user_attrs["split_sizes"]
+    (trial,) = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    attrs = trial.user_attrs
+    assert attrs["trained"]
+    folds, sizes = attrs["fold_accuracy_int8_val"], attrs["fold_sizes"]
+    assert len(folds) == 3 and len(attrs["fold_accuracy_float_val"]) == 3
+    assert sizes[0] == val and sum(sizes) == train + val
+    # The first fold is the kept model on the validation split; the selection pools them all.
+    assert folds[0] == pytest.approx(attrs["stages"][-1]["val_accuracy"], abs=1e-4)
+    assert attrs["accuracy_int8_val"] == pytest.approx(pooled(folds, sizes), abs=1e-3)
+    assert trial.values[0] == attrs["accuracy_int8_val"]
+    assert all(0.0 <= a <= 1.0 for a in folds)
+    # The test accuracy is the kept model's, untouched by the extra folds.
+    assert attrs["accuracy_int8"] == attrs["stages"][-1]["accuracy"]
+    # A study keeps the folds it was created with.
+    capsys.readouterr()
+    assert main(["search", "--board", "arduino_nano33_ble", "--space", "ds_cnn", "--dataset",
+                 "digits", "--trials", "2", "--storage", storage, "--study", "f",
+                 "--folds", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "was created with --folds 3, not 2" in err[0]
+    assert len(studies.open_study(storage, "f").trials) == 1

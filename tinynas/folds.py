@@ -1,0 +1,205 @@
+"""Cross-validated selection for datasets whose validation split is too small to choose on.
+
+A search ranks candidates by int8 validation accuracy. With 8 validation samples one model's
+accuracy moves by about 11 points by chance alone, and a search breeds toward the models that
+were lucky on those 8. With ``folds`` = k > 1 a candidate is trained k times: once as always
+(trained on the training split, scored on the validation split: the model the trial keeps), and
+k - 1 more times, each holding out one of k - 1 stratified chunks of the training split and
+training on the rest of it plus the validation split. The selection accuracy pools every
+held-out prediction, so every labelled sample outside the test split scores the candidate once.
+
+The test split takes no part. Normalization statistics and a distillation teacher come from the
+training split as a whole, so a held-out chunk is not entirely unseen by them; the chunk's labels
+never reach the candidate being scored on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tinynas.errors import StudyError
+
+if TYPE_CHECKING:
+    from tinynas.datasets._base import Dataset
+    from tinynas.spaces._base import Arch, Compression, SearchSpace, TrainingConfig
+
+#: Study user attribute holding the number of folds a study selects on (absent: 1).
+FOLDS_KEY = "selection_folds"
+#: Validation samples below which a single validation split is too noisy to choose on.
+MIN_SELECTION_SAMPLES = 100
+#: The most folds ``--folds auto`` asks for: each costs one more training per candidate.
+MAX_AUTO_FOLDS = 5
+
+
+def auto_folds(train: int, val: int) -> int:
+    """The folds ``--folds auto`` picks for a dataset of ``train`` and ``val`` samples.
+
+    1 (the validation split alone) when it holds at least :data:`MIN_SELECTION_SAMPLES`;
+    otherwise one fold per validation-sized chunk of the training split, plus the validation
+    split itself, at most :data:`MAX_AUTO_FOLDS`.
+    """
+    if val >= MIN_SELECTION_SAMPLES or val < 1:
+        return 1
+    return max(1, min(MAX_AUTO_FOLDS, 1 + train // val))
+
+
+def _chance_points(samples: int) -> float:
+    """Points an accuracy near 0.9 moves by chance alone over ``samples`` samples (one sigma)."""
+    return math.sqrt(0.9 * 0.1 / max(samples, 1)) * 100
+
+
+def selection_note(val: int, train: int, folds: int, where: str) -> str | None:
+    """What a search says, before it starts, about the samples it chooses models on.
+
+    With one fold: a warning when the validation split holds fewer than
+    :data:`MIN_SELECTION_SAMPLES` (one model's accuracy near 0.9 moves by about
+    ``sqrt(0.9 * 0.1 / n)`` by chance: 11 points with 8 samples, so among close models the
+    choice follows that noise), else None. With more folds: how many samples the
+    cross-validated accuracy pools, what it costs, and the chance noise left when still few.
+    """
+    if folds <= 1:
+        if val >= MIN_SELECTION_SAMPLES:
+            return None
+        return (f"{where}: the validation split has {val} samples; the search chooses models "
+                f"on it, and at this size an accuracy moves by about {_chance_points(val):.0f} "
+                f"points by chance alone, so its choices among close models are noise (at least "
+                f"{MIN_SELECTION_SAMPLES} validation samples are recommended, or --folds to "
+                f"cross-validate)")
+    pooled_samples = val + train
+    note = (f"{where}: the validation split has {val} samples; the search chooses models on "
+            f"{folds}-fold cross-validated accuracy over {pooled_samples} samples, training "
+            f"each candidate {folds} times")
+    if pooled_samples < MIN_SELECTION_SAMPLES:
+        note += (f"; at this size an accuracy still moves by about "
+                 f"{_chance_points(pooled_samples):.0f} points by chance alone")
+    return note
+
+
+def parse_folds(text: str) -> int | None:
+    """``--folds``: ``auto`` (None) or a whole number of at least 1.
+
+    Raises:
+        StudyError: Anything else.
+    """
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        folds = int(text)
+    except ValueError:
+        folds = 0
+    if folds < 1:
+        raise StudyError(f"--folds must be 'auto' or a whole number of at least 1, got {text!r}")
+    return folds
+
+
+def check_folds(folds: int, y_train: np.ndarray, where: str) -> None:
+    """Refuse more folds than the training split can hold out: each extra fold holds out at
+    least one training sample.
+
+    Raises:
+        StudyError: ``folds`` is too many for ``y_train``.
+    """
+    if folds <= 1:
+        return
+    most = len(y_train) + 1
+    if folds > most:
+        raise StudyError(f"--folds {folds}: {where} has {len(y_train)} training samples, so at "
+                         f"most {most} folds (each extra fold holds out part of the training "
+                         f"split)")
+
+
+def held_out(y_train: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
+    """Indices of the training samples each of the ``folds - 1`` extra folds holds out.
+
+    The chunks partition the training split and are stratified: each class is shuffled (by
+    ``seed``) and dealt round-robin, continuing where the previous class stopped, so chunk
+    sizes differ by at most one and every class is spread over the chunks.
+    """
+    chunks = max(folds - 1, 0)
+    if chunks == 0:
+        return []
+    rng = np.random.default_rng(seed)
+    parts: list[list[int]] = [[] for _ in range(chunks)]
+    turn = 0
+    for label in np.unique(y_train):
+        for index in rng.permutation(np.flatnonzero(y_train == label)):
+            parts[turn % chunks].append(int(index))
+            turn += 1
+    return [np.sort(np.asarray(p, dtype=np.int64)) for p in parts]
+
+
+def fold_dataset(data: Dataset, held: np.ndarray) -> Dataset:
+    """``data`` with the training samples ``held`` as its validation split and the rest of the
+    training split plus the original validation split to train on (the test split unchanged)."""
+    keep = np.ones(len(data.y_train), dtype=bool)
+    keep[held] = False
+    return replace(
+        data,
+        x_train=np.concatenate([data.x_train[keep], data.x_val]),
+        y_train=np.concatenate([data.y_train[keep], data.y_val]),
+        x_val=data.x_train[held], y_val=data.y_train[held])
+
+
+@dataclass(frozen=True)
+class FoldScores:
+    """A candidate's accuracy over k folds.
+
+    Attributes:
+        float_val: Float accuracy pooled over every held-out sample.
+        int8_val: Int8 accuracy of the final step pooled the same way: what the search selects on.
+        float_folds: Float accuracy per fold, the validation split first.
+        int8_folds: Int8 accuracy per fold, the validation split first.
+        sizes: Held-out samples per fold.
+    """
+
+    float_val: float
+    int8_val: float
+    float_folds: tuple[float, ...]
+    int8_folds: tuple[float, ...]
+    sizes: tuple[int, ...]
+
+    def to_attrs(self) -> dict[str, Any]:
+        """The trial user attributes that record the folds."""
+        return {"accuracy_float_val": self.float_val, "accuracy_int8_val": self.int8_val,
+                "fold_accuracy_float_val": [round(a, 4) for a in self.float_folds],
+                "fold_accuracy_int8_val": [round(a, 4) for a in self.int8_folds],
+                "fold_sizes": list(self.sizes)}
+
+
+def pooled(accuracies: Sequence[float], sizes: Sequence[int]) -> float:
+    """The accuracy over the union of folds: each fold's accuracy weighted by its size."""
+    total = sum(sizes)
+    if total == 0:
+        return math.nan
+    return float(sum(a * n for a, n in zip(accuracies, sizes, strict=True)) / total)
+
+
+def cross_validate(space: SearchSpace, arch: Arch, compression: Compression, data: Dataset,
+                   training: TrainingConfig, seed: int, folds: int, split_seed: int,
+                   first: tuple[float, float], teacher: Any = None) -> FoldScores:
+    """Score a candidate on ``folds`` folds; ``first`` is its (float, int8) validation accuracy
+    from the run the trial keeps, so only the ``folds - 1`` extra trainings happen here.
+
+    ``split_seed`` chooses the chunks (the study's seed: every candidate of a study is scored on
+    the same folds); ``seed`` is the candidate's training seed.
+
+    Raises:
+        TrainingError: An extra fold's training or conversion failed.
+    """
+    from tinynas.train import train_candidate
+
+    float_folds, int8_folds, sizes = [first[0]], [first[1]], [len(data.y_val)]
+    for number, held in enumerate(held_out(data.y_train, folds, split_seed), start=1):
+        result = train_candidate(space, arch, compression, fold_dataset(data, held), training,
+                                 seed=seed + number, teacher=teacher, evaluate_test=False)
+        float_folds.append(float(result.accuracy_float_val))
+        int8_folds.append(float(result.accuracy_int8_val))
+        sizes.append(len(held))
+    return FoldScores(float_val=pooled(float_folds, sizes), int8_val=pooled(int8_folds, sizes),
+                      float_folds=tuple(float_folds), int8_folds=tuple(int8_folds),
+                      sizes=tuple(sizes))
