@@ -18,6 +18,7 @@ from tinynas.folds import (
     auto_folds,
     check_folds,
     fold_dataset,
+    fold_summary,
     held_out,
     parse_folds,
     pooled,
@@ -98,6 +99,12 @@ def test_pooled_accuracy_weights_each_fold_by_its_size() -> None:
     assert math.isnan(pooled([], []))
 
 
+def test_fold_summary_only_for_cross_validated_trials() -> None:
+    assert fold_summary({"fold_sizes": [8, 8, 8, 8, 8]}) == "5-fold cross-validated over 40 samples"
+    assert fold_summary({"fold_sizes": [8]}) is None
+    assert fold_summary({"accuracy_int8_val": 0.9}) is None
+
+
 def test_selection_note_names_the_samples_and_the_noise() -> None:
     assert selection_note(MIN_SELECTION_SAMPLES, 1000, 1, "d") is None
     note = selection_note(25, 100, 1, "dataset x.csv")
@@ -131,6 +138,7 @@ def test_a_search_selects_on_cross_validated_accuracy(tmp_path, capsys) -> None:
     assert attrs["accuracy_int8_val"] == pytest.approx(pooled(folds, sizes), abs=1e-3)
     assert trial.values[0] == attrs["accuracy_int8_val"]
     assert all(0.0 <= a <= 1.0 for a in folds)
+    assert fold_summary(attrs) == f"3-fold cross-validated over {train + val} samples"
     # The test accuracy is the kept model's, untouched by the extra folds.
     assert attrs["accuracy_int8"] == attrs["stages"][-1]["accuracy"]
     # A study keeps the folds it was created with.
@@ -141,3 +149,16 @@ def test_a_search_selects_on_cross_validated_accuracy(tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "was created with --folds 3, not 2" in err[0]
     assert len(studies.open_study(storage, "f").trials) == 1
+
+
+def test_the_study_report_says_what_the_search_selects_on() -> None:
+    from tinynas.report._facts import StudyFacts
+
+    def facts(attrs: dict) -> StudyFacts:
+        return StudyFacts(name="s", attrs=attrs, limits=None, objectives=("accuracy",),
+                          points=[], failed=0, hypervolume=[])
+
+    assert facts({"selection_split": "validation"}).selection == "validation split"
+    assert (facts({"selection_split": "validation", "selection_folds": 5}).selection
+            == "validation split (5-fold cross-validated)")
+    assert facts({}).selection == "test split"

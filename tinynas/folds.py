@@ -16,7 +16,7 @@ never reach the candidate being scored on it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -169,6 +169,15 @@ class FoldScores:
                 "fold_accuracy_float_val": [round(a, 4) for a in self.float_folds],
                 "fold_accuracy_int8_val": [round(a, 4) for a in self.int8_folds],
                 "fold_sizes": list(self.sizes)}
+
+
+def fold_summary(attrs: Mapping[str, Any]) -> str | None:
+    """How a trial's validation accuracy was pooled, e.g. ``"5-fold cross-validated over 40
+    samples"``; None for a trial scored on the validation split alone."""
+    sizes = attrs.get("fold_sizes")
+    if not sizes or len(sizes) < 2:
+        return None
+    return f"{len(sizes)}-fold cross-validated over {sum(sizes)} samples"
 
 
 def pooled(accuracies: Sequence[float], sizes: Sequence[int]) -> float:

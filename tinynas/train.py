@@ -10,7 +10,8 @@ Steps, in order (only those the compression settings ask for):
 4. ``clustered``: weight clustering, fine-tuned (keeping the zeros of a pruned model).
 5. ``qat``: quantization-aware training, preserving sparsity or clusters from earlier steps.
 
-The last step's int8 model is the candidate. Accuracies are measured on the test split.
+The last step's int8 model is the candidate. Every step is measured on the validation split
+(what a search selects on) and the test split (what it reports).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from tinynas.graph import Graph
 _FIGURES = (
     ("accuracy_float", "float accuracy"), ("accuracy_int8", "int8 accuracy"),
     ("accuracy_int8_val", "int8 validation accuracy"),
+    ("fold_accuracy_int8_val", "int8 validation accuracy per fold (the first is this model's)"),
     ("estimated_ram_bytes", "estimated TFLM arena (bytes)"),
     ("measured_arena_bytes", "measured TFLM arena (bytes)"),
     ("estimated_flash_bytes", "estimated flash (bytes)"),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tinynas import study as studies
+from tinynas.folds import FOLDS_KEY
 
 if TYPE_CHECKING:
     import optuna
@@ -109,6 +110,14 @@ class StudyFacts:
     def split(self) -> str:
         """The split the study selects on: ``"validation"`` or ``"test"``."""
         return studies.selection_split(self.attrs)
+
+    @property
+    def selection(self) -> str:
+        """What the search selects on, in words: ``"validation split"``, ``"validation split
+        (5-fold cross-validated)"`` or ``"test split"``."""
+        folds = int(self.attrs.get(FOLDS_KEY, 1))
+        where = f"{self.split} split"
+        return f"{where} ({folds}-fold cross-validated)" if folds > 1 else where
 
     @property
     def best(self) -> TrialPoint | None:

@@ -223,7 +223,7 @@ def _pareto_section(doc: Document, facts: StudyFacts) -> None:
         doc.add(Paragraph("The study has no finished trial yet."))
         return
     doc.add(Figure("pareto.png", _plots.pareto_png(facts.points, facts.limits),
-                   f"int8 accuracy on the {facts.split} split (what the search selects on) "
+                   f"int8 accuracy on the {facts.selection} (what the search selects on) "
                    "against estimated RAM, flash and latency. Red: Pareto-optimal "
                    "models (over all objectives); blue: other trained models; grey crosses: "
                    "candidates over a board limit, refused before training; dashed lines: the "
@@ -273,7 +273,7 @@ def _progress_section(doc: Document, facts: StudyFacts) -> None:
             Figure("hypervolume.png", _plots.hypervolume_png(facts.hypervolume),
                    "Hypervolume after each trial: the share of the box from (accuracy 0, every "
                    "limit) to (accuracy 1, nothing used) that the feasible models dominate, "
-                   f"with their int8 accuracy on the {facts.split} split."))
+                   f"with their int8 accuracy on the {facts.selection}."))
     first = next((n for n, v in facts.hypervolume if v >= facts.hypervolume[-1][1] - 1e-12), None)
     if facts.hypervolume[-1][1] > 0 and first is not None:
         doc.add(Paragraph(f"Final hypervolume {facts.hypervolume[-1][1]:.4f}, reached at trial "

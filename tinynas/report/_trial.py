@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinynas import study as studies
 from tinynas.errors import StudyError
+from tinynas.folds import fold_summary
 from tinynas.report import _format as fmt
 from tinynas.report import _plots
 from tinynas.report._doc import (
@@ -97,8 +98,9 @@ def trial_document(study_name: str, study_attrs: dict[str, Any], number: int,
               f"float {fmt.acc(attrs.get('accuracy_float'))}" if "accuracy_float" in attrs
               else "not trained")]
     if "accuracy_int8_val" in attrs:
+        folds = fold_summary(attrs)
         cards.append(("int8 validation accuracy", fmt.acc(attrs["accuracy_int8_val"]),
-                      "what the search selects on"))
+                      "what the search selects on" + (f" ({folds})" if folds else "")))
     shares = usage(attrs, limits) if limits else {}
     for name, label, unit in RESOURCES:
         note = f"{fmt.share(shares[name])} of the limit" if name in shares else ""
