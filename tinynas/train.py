@@ -3,7 +3,8 @@ full int8 and measured, so a trial records what every step gave.
 
 Steps, in order (only those the compression settings ask for):
 
-1. ``float``: train the architecture (early stopping on validation accuracy).
+1. ``float``: train the architecture (early stopping on validation accuracy once
+   :data:`EARLY_STOP_WARMUP_STEPS` optimizer updates have passed).
 2. ``ptq``: post-training int8 quantization of the float model, the reference point.
 3. ``pruned``: channel pruning (narrower layers, in rounds on a polynomial ramp) or magnitude
    pruning (unstructured or 2:4, polynomial schedule), fine-tuned.
@@ -39,6 +40,16 @@ FINETUNE_SHARE = 0.25
 FINETUNE_LR_SCALE = 0.1
 #: Most shrinking rounds of channel pruning.
 CHANNEL_ROUNDS = 3
+#: Optimizer updates before early stopping starts to count: a small dataset has few updates per
+#: epoch (BasicMotions: 2), and its validation accuracy can sit at chance for the first dozen
+#: epochs before it climbs, so a patience counted in epochs alone stops it untrained.
+EARLY_STOP_WARMUP_STEPS = 100
+
+
+def warmup_epochs(steps_per_epoch: int) -> int:
+    """Epochs during which early stopping does not watch: enough for
+    :data:`EARLY_STOP_WARMUP_STEPS` optimizer updates."""
+    return math.ceil(EARLY_STOP_WARMUP_STEPS / max(steps_per_epoch, 1))
 
 
 @dataclass
@@ -363,7 +374,8 @@ class _Run:
         if early_stopping:
             cbs.append(k.callbacks.EarlyStopping(
                 monitor="val_accuracy", mode="max", patience=self.training.patience,
-                restore_best_weights=True))
+                restore_best_weights=True,
+                start_from_epoch=warmup_epochs(self.steps_per_epoch)))
         batches, feed = self._batches()
         try:
             with forgetting_custom_gradients():
