@@ -18,7 +18,7 @@ from tinynas import study as studies
 from tinynas.boards import Board, load_board
 from tinynas.errors import SearchSpaceError, StudyError, TinyNASError, unknown_name
 from tinynas.fidelity import FIDELITIES, NotPromoted, Probe, probe_epochs, promote
-from tinynas.folds import FOLDS_KEY, auto_folds, check_folds, selection_note
+from tinynas.folds import FOLDS_KEY, auto_folds, check_folds, cross_validate, selection_note
 
 if TYPE_CHECKING:
     import optuna
@@ -604,8 +604,6 @@ class Objective:
         selection = {"accuracy_float_val": float(result.accuracy_float_val),
                      "accuracy_int8_val": float(result.accuracy_int8_val)}
         if ctx.folds > 1:
-            from tinynas.folds import cross_validate
-
             try:
                 scores = cross_validate(
                     ctx.space, arch, compression, ctx.data, training, seed=ctx.seed + trial.number,
