@@ -22,6 +22,7 @@ from tinynas.folds import (
     held_out,
     parse_folds,
     pooled,
+    resolve_folds,
     selection_note,
 )
 
@@ -47,8 +48,15 @@ def test_auto_folds_cross_validates_only_small_validation_splits() -> None:
     assert auto_folds(train=10, val=0) == 1
 
 
+def test_a_new_study_uses_the_validation_split_alone_unless_asked() -> None:
+    assert resolve_folds(None, train=32, val=8) == 1
+    assert resolve_folds("auto", train=32, val=8) == 5
+    assert resolve_folds("auto", train=5000, val=500) == 1
+    assert resolve_folds(3, train=5000, val=500) == 3
+
+
 def test_parse_and_check_folds_refuse_in_one_line() -> None:
-    assert parse_folds("auto") is None and parse_folds("4") == 4
+    assert parse_folds("auto") == parse_folds(" AUTO ") == "auto" and parse_folds("4") == 4
     for bad in ("0", "-2", "five", "2.5"):
         with pytest.raises(StudyError, match="--folds must be 'auto' or a whole number"):
             parse_folds(bad)

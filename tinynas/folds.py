@@ -68,8 +68,8 @@ def selection_note(val: int, train: int, folds: int, where: str) -> str | None:
         return (f"{where}: the validation split has {val} samples; the search chooses models "
                 f"on it, and at this size an accuracy moves by about {_chance_points(val):.0f} "
                 f"points by chance alone, so its choices among close models are noise (at least "
-                f"{MIN_SELECTION_SAMPLES} validation samples are recommended, or --folds to "
-                f"cross-validate)")
+                f"{MIN_SELECTION_SAMPLES} validation samples are recommended; --folds auto "
+                f"cross-validates, training each candidate up to {MAX_AUTO_FOLDS} times)")
     pooled_samples = val + train
     note = (f"{where}: the validation split has {val} samples; the search chooses models on "
             f"{folds}-fold cross-validated accuracy over {pooled_samples} samples, training "
@@ -80,14 +80,18 @@ def selection_note(val: int, train: int, folds: int, where: str) -> str | None:
     return note
 
 
-def parse_folds(text: str) -> int | None:
-    """``--folds``: ``auto`` (None) or a whole number of at least 1.
+#: ``--folds auto``: cross-validate only when the validation split is small (:func:`auto_folds`).
+AUTO = "auto"
+
+
+def parse_folds(text: str) -> int | str:
+    """``--folds``: :data:`AUTO` or a whole number of at least 1.
 
     Raises:
         StudyError: Anything else.
     """
-    if text.strip().lower() == "auto":
-        return None
+    if text.strip().lower() == AUTO:
+        return AUTO
     try:
         folds = int(text)
     except ValueError:
@@ -95,6 +99,16 @@ def parse_folds(text: str) -> int | None:
     if folds < 1:
         raise StudyError(f"--folds must be 'auto' or a whole number of at least 1, got {text!r}")
     return folds
+
+
+def resolve_folds(asked: int | str | None, train: int, val: int) -> int:
+    """The folds a new study selects on: ``asked`` as a number, :func:`auto_folds` for
+    :data:`AUTO`, and 1 (the validation split alone) when nothing was asked."""
+    if asked is None:
+        return 1
+    if asked == AUTO:
+        return auto_folds(train, val)
+    return int(asked)
 
 
 def check_folds(folds: int, y_train: np.ndarray, where: str) -> None:

@@ -18,7 +18,7 @@ from tinynas import study as studies
 from tinynas.boards import Board, load_board
 from tinynas.errors import SearchSpaceError, StudyError, TinyNASError, unknown_name
 from tinynas.fidelity import FIDELITIES, NotPromoted, Probe, probe_epochs, promote
-from tinynas.folds import FOLDS_KEY, auto_folds, check_folds, cross_validate, selection_note
+from tinynas.folds import FOLDS_KEY, check_folds, cross_validate, resolve_folds, selection_note
 
 if TYPE_CHECKING:
     import optuna
@@ -50,7 +50,7 @@ class SearchConfig:
     profile: Path | None = None
     fidelity: str = "full"
     warm_start: bool = True
-    folds: int | None = None
+    folds: int | str | None = None
 
 
 @dataclass
@@ -266,8 +266,7 @@ def prepare(config: SearchConfig) -> SearchContext:
     if existing is not None:
         folds = int(existing.get(FOLDS_KEY, 1))
     else:
-        folds = (config.folds if config.folds is not None
-                 else auto_folds(len(data.y_train), len(data.y_val)))
+        folds = resolve_folds(config.folds, len(data.y_train), len(data.y_val))
         check_folds(folds, data.y_train, where)
     note = selection_note(len(data.y_val), len(data.y_train), folds, where)
     if note is not None:
@@ -354,7 +353,7 @@ def _check_resume(name: str, attrs: dict[str, Any], board: Board, space: SearchS
               "dataset": attrs.get("dataset")}
     asked: dict[str, Any] = {"board": board.name, "space": space.name,
                              "dataset": config.dataset}
-    if config.folds is not None:
+    if isinstance(config.folds, int):
         stored["folds"] = int(attrs.get(FOLDS_KEY, 1))
         asked["folds"] = config.folds
     for key in stored:

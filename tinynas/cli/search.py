@@ -46,10 +46,11 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fidelity", default="full",
                         help="full: every candidate gets the whole training budget; halving: a "
                              "short probe first, only promising candidates go on")
-    parser.add_argument("--folds", default="auto",
-                        help="choose models on k-fold cross-validated validation accuracy (each "
-                             "candidate trains k times); auto: 1 when the validation split holds "
-                             "at least 100 samples, else up to 5 (new studies)")
+    parser.add_argument("--folds", default=None,
+                        help="choose models on K-fold cross-validated validation accuracy (each "
+                             "candidate trains K times; default 1: the validation split alone); "
+                             "auto: 1 when the validation split holds at least 100 samples, "
+                             "else up to 5 (new studies; a study keeps its folds)")
     parser.add_argument("--no-warm-start", dest="warm_start", action="store_false",
                         help="let the sampler draw its first generation at random instead of "
                              "choosing it by estimate (new studies; random search never has one)")
@@ -76,7 +77,8 @@ def _search(args: argparse.Namespace) -> int:
         seed=args.seed, artifact_dir=Path(args.artifact_dir) if args.artifact_dir else None,
         epochs=args.epochs, teacher=Path(args.teacher) if args.teacher else None,
         profile=Path(args.profile) if args.profile else None, fidelity=args.fidelity,
-        warm_start=args.warm_start, folds=parse_folds(args.folds))
+        warm_start=args.warm_start,
+        folds=parse_folds(args.folds) if args.folds is not None else None)
     ctx = prepare(config)
     print(f"study {ctx.study.study_name!r} in {args.storage}: {ctx.space.name} on "
           f"{ctx.board.name} with {args.dataset} ({len(ctx.data.y_train)} train / "
