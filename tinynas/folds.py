@@ -1,8 +1,8 @@
 """Cross-validated selection for datasets whose validation split is too small to choose on.
 
 A search ranks candidates by int8 validation accuracy. With 8 validation samples one model's
-accuracy moves by about 11 points by chance alone, and a search breeds toward the models that
-were lucky on those 8. With ``folds`` = k > 1 a candidate is trained k times: once as always
+accuracy moves by about 11 points by chance alone, so the choice among close models follows
+that noise. With ``folds`` = k > 1 a candidate is trained k times: once as always
 (trained on the training split, scored on the validation split: the model the trial keeps), and
 k - 1 more times, each holding out one of k - 1 stratified chunks of the training split and
 training on the rest of it plus the validation split. The selection accuracy pools every
