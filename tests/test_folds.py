@@ -20,6 +20,7 @@ from tinynas.folds import (
     fold_dataset,
     fold_summary,
     held_out,
+    held_out_total,
     parse_folds,
     pooled,
     resolve_folds,
@@ -84,6 +85,25 @@ def test_held_out_chunks_partition_the_training_split_by_class() -> None:
     assert held_out(y, folds=1, seed=0) == []
 
 
+def test_held_out_chunks_are_validation_sized_where_the_training_split_allows() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.permutation(np.array([0] * 600 + [1] * 300 + [2] * 100))
+    chunks = held_out(y, folds=3, seed=1, size=100)
+    assert [len(c) for c in chunks] == [100, 100]
+    assert held_out_total(len(y), 100, 3) == 200
+    joined = np.concatenate(chunks)
+    assert len(set(joined.tolist())) == 200                         # disjoint
+    for label, share in ((0, 0.6), (1, 0.3), (2, 0.1)):           # each class keeps its share
+        assert [int(np.sum(y[c] == label)) for c in chunks] == [round(100 * share)] * 2
+    # A fold then trains on as many samples as the trial's own model: 1000 - 100 + 100.
+    # Too many folds for chunks of that size: they share out the whole training split.
+    many = held_out(y, folds=12, seed=1, size=100)
+    assert sum(len(c) for c in many) == len(y) and held_out_total(len(y), 100, 12) == len(y)
+    # Without a size, or when the size fills the training split, the chunks are the partition.
+    assert all(np.array_equal(a, b) for a, b in zip(held_out(y, 3, 1), held_out(y, 3, 1, 500),
+                                                      strict=True))
+
+
 def test_a_fold_trains_on_everything_but_its_held_out_chunk() -> None:
     data = _dataset(train=12, val=4)
     held = held_out(data.y_train, folds=3, seed=0)[1]
@@ -122,8 +142,9 @@ def test_selection_note_names_the_samples_and_the_noise() -> None:
     assert note is not None
     assert "5-fold cross-validated accuracy over 40 samples" in note
     assert "each candidate 5 times" in note and "about 5 points" in note
+    # Two validation-sized chunks of the training split beside the validation split.
     note = selection_note(400, 2000, 3, "d")
-    assert note is not None and "over 2400 samples" in note and "by chance" not in note
+    assert note is not None and "over 1200 samples" in note and "by chance" not in note
 
 
 @pytest.mark.slow
@@ -140,13 +161,14 @@ def test_a_search_selects_on_cross_validated_accuracy(tmp_path, capsys) -> None:
     assert attrs["trained"]
     folds, sizes = attrs["fold_accuracy_int8_val"], attrs["fold_sizes"]
     assert len(folds) == 3 and len(attrs["fold_accuracy_float_val"]) == 3
-    assert sizes[0] == val and sum(sizes) == train + val
+    # Each extra fold holds out a validation-sized chunk of the training split.
+    assert sizes == [val, val, val] and 2 * val < train
     # The first fold is the kept model on the validation split; the selection pools them all.
     assert folds[0] == pytest.approx(attrs["stages"][-1]["val_accuracy"], abs=1e-4)
     assert attrs["accuracy_int8_val"] == pytest.approx(pooled(folds, sizes), abs=1e-3)
     assert trial.values[0] == attrs["accuracy_int8_val"]
     assert all(0.0 <= a <= 1.0 for a in folds)
-    assert fold_summary(attrs) == f"3-fold cross-validated over {train + val} samples"
+    assert fold_summary(attrs) == f"3-fold cross-validated over {3 * val} samples"
     # The test accuracy is the kept model's, untouched by the extra folds.
     assert attrs["accuracy_int8"] == attrs["stages"][-1]["accuracy"]
     # A study keeps the folds it was created with.

@@ -4,9 +4,12 @@ A search ranks candidates by int8 validation accuracy. With 8 validation samples
 accuracy moves by about 11 points by chance alone, so the choice among close models follows
 that noise. With ``folds`` = k > 1 a candidate is trained k times: once as always
 (trained on the training split, scored on the validation split: the model the trial keeps), and
-k - 1 more times, each holding out one of k - 1 stratified chunks of the training split and
-training on the rest of it plus the validation split. The selection accuracy pools every
-held-out prediction, so every labelled sample outside the test split scores the candidate once.
+k - 1 more times, each holding out one of k - 1 disjoint stratified chunks of the training split
+and training on the rest of it plus the validation split. Each chunk is as large as the
+validation split, so every fold's model trains on as many samples as the model the trial keeps
+and every fold scores the same thing; where the training split cannot hold k - 1 such chunks,
+the chunks share it out whole. The selection accuracy pools every held-out prediction: k times
+the validation split's samples, or every labelled sample outside the test split.
 
 The test split takes no part. Normalization statistics and a distillation teacher come from the
 training split as a whole, so a held-out chunk is not entirely unseen by them; the chunk's labels
@@ -70,7 +73,7 @@ def selection_note(val: int, train: int, folds: int, where: str) -> str | None:
                 f"points by chance alone, so its choices among close models are noise (at least "
                 f"{MIN_SELECTION_SAMPLES} validation samples are recommended; --folds auto "
                 f"cross-validates, training each candidate up to {MAX_AUTO_FOLDS} times)")
-    pooled_samples = val + train
+    pooled_samples = val + held_out_total(train, val, folds)
     note = (f"{where}: the validation split has {val} samples; the search chooses models on "
             f"{folds}-fold cross-validated accuracy over {pooled_samples} samples, training "
             f"each candidate {folds} times")
@@ -127,21 +130,46 @@ def check_folds(folds: int, y_train: np.ndarray, where: str) -> None:
                          f"split)")
 
 
-def held_out(y_train: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
+def held_out_total(train: int, val: int, folds: int) -> int:
+    """Training samples the ``folds - 1`` extra folds hold out in all: one validation-sized chunk
+    each, or the whole training split when it cannot hold that many chunks."""
+    chunks = max(folds - 1, 0)
+    if chunks == 0:
+        return 0
+    return train if val < 1 else min(train, chunks * val)
+
+
+def held_out(y_train: np.ndarray, folds: int, seed: int,
+             size: int | None = None) -> list[np.ndarray]:
     """Indices of the training samples each of the ``folds - 1`` extra folds holds out.
 
-    The chunks partition the training split and are stratified: each class is shuffled (by
-    ``seed``) and dealt round-robin, continuing where the previous class stopped, so chunk
-    sizes differ by at most one and every class is spread over the chunks.
+    The chunks are disjoint and stratified. With ``size`` (the validation split's samples) they
+    hold ``size`` samples each, drawn so that every class keeps its share
+    (:func:`held_out_total`); without it, or when the training split cannot hold that many,
+    they share out the whole training split. Within the drawn samples each class is shuffled (by
+    ``seed``) and dealt round-robin, continuing where the previous class stopped, so chunk sizes
+    differ by at most one and every class is spread over the chunks.
     """
     chunks = max(folds - 1, 0)
     if chunks == 0:
         return []
     rng = np.random.default_rng(seed)
+    shuffled = {int(label): rng.permutation(np.flatnonzero(y_train == label))
+                for label in np.unique(y_train)}
+    total = len(y_train) if size is None else held_out_total(len(y_train), size, folds)
+    if total < len(y_train):
+        # Each class's samples spread evenly over (0, 1): the first ``total`` in that order hold
+        # every class in its share of the training split.
+        spread = sorted(((rank + 0.5) / len(idx), label, rank)
+                        for label, idx in shuffled.items() for rank in range(len(idx)))
+        keep: dict[int, int] = {}
+        for _, label, _ in spread[:total]:
+            keep[label] = keep.get(label, 0) + 1
+        shuffled = {label: idx[:keep.get(label, 0)] for label, idx in shuffled.items()}
     parts: list[list[int]] = [[] for _ in range(chunks)]
     turn = 0
-    for label in np.unique(y_train):
-        for index in rng.permutation(np.flatnonzero(y_train == label)):
+    for label in sorted(shuffled):
+        for index in shuffled[label]:
             parts[turn % chunks].append(int(index))
             turn += 1
     return [np.sort(np.asarray(p, dtype=np.int64)) for p in parts]
@@ -217,7 +245,8 @@ def cross_validate(space: SearchSpace, arch: Arch, compression: Compression, dat
     from tinynas.train import train_candidate
 
     float_folds, int8_folds, sizes = [first[0]], [first[1]], [len(data.y_val)]
-    for number, held in enumerate(held_out(data.y_train, folds, split_seed), start=1):
+    chunks = held_out(data.y_train, folds, split_seed, size=len(data.y_val))
+    for number, held in enumerate(chunks, start=1):
         result = train_candidate(space, arch, compression, fold_dataset(data, held), training,
                                  seed=seed + number, teacher=teacher, evaluate_test=False)
         float_folds.append(float(result.accuracy_float_val))
