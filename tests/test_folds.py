@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import optuna
@@ -25,6 +26,7 @@ from tinynas.folds import (
     pooled,
     resolve_folds,
     selection_note,
+    ungrouped_split,
 )
 
 
@@ -104,6 +106,27 @@ def test_held_out_chunks_are_validation_sized_where_the_training_split_allows() 
                                                       strict=True))
 
 
+def test_held_out_chunks_keep_whole_speakers_where_the_dataset_names_them() -> None:
+    rng = np.random.default_rng(2)
+    groups = np.repeat([f"spk{k}" for k in range(40)], rng.integers(5, 15, size=40))
+    y = rng.integers(0, 3, size=len(groups))
+    chunks = held_out(y, folds=3, seed=5, size=60, groups=groups)
+    assert len(chunks) == 2
+    held = [set(groups[c]) for c in chunks]
+    assert not held[0] & held[1]                                   # disjoint speakers
+    for c, speakers in zip(chunks, held, strict=True):             # each speaker whole
+        assert all(np.sum(groups[c] == g) == np.sum(groups == g) for g in speakers)
+        assert 60 <= len(c) < 60 + 15 + 15                        # about the validation size
+    assert all(np.array_equal(a, b) for a, b in
+               zip(chunks, held_out(y, 3, 5, size=60, groups=groups), strict=True))
+    # Without a size the speakers share out the whole training split.
+    assert sum(len(c) for c in held_out(y, 3, 5, groups=groups)) == len(y)
+    check_folds(41, y, "dataset d", groups)
+    with pytest.raises(StudyError, match="--folds 42: dataset d has 40 training speakers or "
+                                         "recordings, so at most 41 folds"):
+        check_folds(42, y, "dataset d", groups)
+
+
 def test_a_fold_trains_on_everything_but_its_held_out_chunk() -> None:
     data = _dataset(train=12, val=4)
     held = held_out(data.y_train, folds=3, seed=0)[1]
@@ -114,6 +137,8 @@ def test_a_fold_trains_on_everything_but_its_held_out_chunk() -> None:
     assert not val_ids & train_ids
     assert train_ids | val_ids == set(data.x_train[:, 0].tolist()) | set(data.x_val[:, 0].tolist())
     assert np.array_equal(fold.x_test, data.x_test) and np.array_equal(fold.y_test, data.y_test)
+    assert replace(data, train_groups=np.arange(12)).train_groups is not None
+    assert fold_dataset(replace(data, train_groups=np.arange(12)), held).train_groups is None
     # Labels travel with their samples.
     lookup = {int(i): int(c) for i, c in zip(np.concatenate([data.x_train, data.x_val])[:, 0],
                                              np.concatenate([data.y_train, data.y_val]),
@@ -145,6 +170,18 @@ def test_selection_note_names_the_samples_and_the_noise() -> None:
     # Two validation-sized chunks of the training split beside the validation split.
     note = selection_note(400, 2000, 3, "d")
     assert note is not None and "over 1200 samples" in note and "by chance" not in note
+    assert "optimistic" not in note
+    # A validation split that keeps voices apart, folds that do not: said.
+    note = selection_note(180, 840, 3, "dataset kws_synth", "lists")
+    assert note is not None and "split 'lists'" in note and "read optimistic" in note
+    # Which datasets that is: a split that keeps groups apart, with no group per sample.
+    data = _dataset(train=12, val=4)
+    lists = {"split": {"method": "lists"}}
+    assert ungrouped_split(replace(data, preprocessing=lists)) == "lists"
+    assert ungrouped_split(replace(data, preprocessing=lists,
+                                   train_groups=np.arange(12) // 3)) is None
+    assert ungrouped_split(replace(data, preprocessing={"split": {"method": "stratified"}})) is None
+    assert selection_note(180, 840, 1, "d", "lists") is None
 
 
 @pytest.mark.slow

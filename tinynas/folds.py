@@ -56,14 +56,33 @@ def _chance_points(samples: int) -> float:
     return math.sqrt(0.9 * 0.1 / max(samples, 1)) * 100
 
 
-def selection_note(val: int, train: int, folds: int, where: str) -> str | None:
+#: Split methods (``Dataset.preprocessing["split"]["method"]``) that keep whole speakers,
+#: recordings or stretches of time out of the training split. The folds hold out whole groups
+#: where the dataset names them (``Dataset.train_groups``), else single samples.
+GROUPED_SPLITS = frozenset({"grouped", "lists", "by recording", "by time"})
+
+
+def ungrouped_split(data: Dataset) -> str | None:
+    """The split method of ``data`` when it keeps groups apart (:data:`GROUPED_SPLITS`) but the
+    dataset does not name each training sample's group, so folds cannot; else None."""
+    method = data.preprocessing.get("split", {}).get("method")
+    if method in GROUPED_SPLITS and data.train_groups is None:
+        return str(method)
+    return None
+
+
+def selection_note(val: int, train: int, folds: int, where: str,
+                   ungrouped: str | None = None) -> str | None:
     """What a search says, before it starts, about the samples it chooses models on.
 
     With one fold: a warning when the validation split holds fewer than
     :data:`MIN_SELECTION_SAMPLES` (one model's accuracy near 0.9 moves by about
     ``sqrt(0.9 * 0.1 / n)`` by chance: 11 points with 8 samples, so among close models the
     choice follows that noise), else None. With more folds: how many samples the
-    cross-validated accuracy pools, what it costs, and the chance noise left when still few.
+    cross-validated accuracy pools, what it costs, and the chance noise left when still few;
+    and, given ``ungrouped`` (the method of a split that keeps groups apart, from
+    :data:`GROUPED_SPLITS`, where the dataset does not name each training sample's group), that
+    the extra folds cannot, so they read optimistic.
     """
     if folds <= 1:
         if val >= MIN_SELECTION_SAMPLES:
@@ -80,6 +99,11 @@ def selection_note(val: int, train: int, folds: int, where: str) -> str | None:
     if pooled_samples < MIN_SELECTION_SAMPLES:
         note += (f"; at this size an accuracy still moves by about "
                  f"{_chance_points(pooled_samples):.0f} points by chance alone")
+    if ungrouped is not None:
+        note += (f"; its validation split is split {ungrouped!r}, keeping speakers, "
+                 f"recordings or stretches of time apart from training, but the extra folds "
+                 f"draw single samples, which share those with their training samples and so "
+                 f"read optimistic")
     return note
 
 
@@ -114,18 +138,22 @@ def resolve_folds(asked: int | str | None, train: int, val: int) -> int:
     return int(asked)
 
 
-def check_folds(folds: int, y_train: np.ndarray, where: str) -> None:
+def check_folds(folds: int, y_train: np.ndarray, where: str,
+                groups: np.ndarray | None = None) -> None:
     """Refuse more folds than the training split can hold out: each extra fold holds out at
-    least one training sample.
+    least one training sample, or one whole group (speaker, recording) where ``groups`` names
+    the group of each training sample.
 
     Raises:
         StudyError: ``folds`` is too many for ``y_train``.
     """
     if folds <= 1:
         return
-    most = len(y_train) + 1
+    units = len(np.unique(groups)) if groups is not None else len(y_train)
+    what = "speakers or recordings" if groups is not None else "samples"
+    most = units + 1
     if folds > most:
-        raise StudyError(f"--folds {folds}: {where} has {len(y_train)} training samples, so at "
+        raise StudyError(f"--folds {folds}: {where} has {units} training {what}, so at "
                          f"most {most} folds (each extra fold holds out part of the training "
                          f"split)")
 
@@ -139,24 +167,30 @@ def held_out_total(train: int, val: int, folds: int) -> int:
     return train if val < 1 else min(train, chunks * val)
 
 
-def held_out(y_train: np.ndarray, folds: int, seed: int,
-             size: int | None = None) -> list[np.ndarray]:
+def held_out(y_train: np.ndarray, folds: int, seed: int, size: int | None = None,
+             groups: np.ndarray | None = None) -> list[np.ndarray]:
     """Indices of the training samples each of the ``folds - 1`` extra folds holds out.
 
-    The chunks are disjoint and stratified. With ``size`` (the validation split's samples) they
-    hold ``size`` samples each, drawn so that every class keeps its share
-    (:func:`held_out_total`); without it, or when the training split cannot hold that many,
-    they share out the whole training split. Within the drawn samples each class is shuffled (by
-    ``seed``) and dealt round-robin, continuing where the previous class stopped, so chunk sizes
-    differ by at most one and every class is spread over the chunks.
+    The chunks are disjoint. With ``size`` (the validation split's samples) they hold about
+    ``size`` samples each (:func:`held_out_total` in all); without it, or when the training
+    split cannot hold that many, they share out the whole training split.
+
+    Without ``groups`` the chunks are stratified: the samples drawn keep every class's share,
+    and each class is shuffled (by ``seed``) and dealt round-robin, continuing where the previous
+    class stopped, so chunk sizes differ by at most one and every class is spread over the
+    chunks. With ``groups`` (the speaker or recording of each training sample) whole groups are
+    drawn in an order shuffled by ``seed``, each to the chunk that holds fewest samples so far,
+    so no group is split between a chunk and the samples its fold trains on.
     """
     chunks = max(folds - 1, 0)
     if chunks == 0:
         return []
     rng = np.random.default_rng(seed)
+    total = len(y_train) if size is None else held_out_total(len(y_train), size, folds)
+    if groups is not None:
+        return _group_chunks(np.asarray(groups), chunks, total, rng)
     shuffled = {int(label): rng.permutation(np.flatnonzero(y_train == label))
                 for label in np.unique(y_train)}
-    total = len(y_train) if size is None else held_out_total(len(y_train), size, folds)
     if total < len(y_train):
         # Each class's samples spread evenly over (0, 1): the first ``total`` in that order hold
         # every class in its share of the training split.
@@ -175,6 +209,25 @@ def held_out(y_train: np.ndarray, folds: int, seed: int,
     return [np.sort(np.asarray(p, dtype=np.int64)) for p in parts]
 
 
+def _group_chunks(groups: np.ndarray, chunks: int, total: int,
+                  rng: np.random.Generator) -> list[np.ndarray]:
+    """``chunks`` disjoint chunks of whole groups, about ``total`` samples in all (see
+    :func:`held_out`)."""
+    _, inverse = np.unique(groups, return_inverse=True)
+    by_group = np.argsort(inverse, kind="stable")
+    bounds = np.cumsum(np.bincount(inverse))
+    members = np.split(by_group, bounds[:-1])
+    parts: list[list[int]] = [[] for _ in range(chunks)]
+    taken = 0
+    for group in rng.permutation(len(members)):
+        if taken >= total:
+            break
+        smallest = min(range(chunks), key=lambda k: len(parts[k]))
+        parts[smallest].extend(int(i) for i in members[group])
+        taken += len(members[group])
+    return [np.sort(np.asarray(p, dtype=np.int64)) for p in parts]
+
+
 def fold_dataset(data: Dataset, held: np.ndarray) -> Dataset:
     """``data`` with the training samples ``held`` as its validation split and the rest of the
     training split plus the original validation split to train on (the test split unchanged)."""
@@ -184,7 +237,7 @@ def fold_dataset(data: Dataset, held: np.ndarray) -> Dataset:
         data,
         x_train=np.concatenate([data.x_train[keep], data.x_val]),
         y_train=np.concatenate([data.y_train[keep], data.y_val]),
-        x_val=data.x_train[held], y_val=data.y_train[held])
+        x_val=data.x_train[held], y_val=data.y_train[held], train_groups=None)
 
 
 @dataclass(frozen=True)
@@ -245,7 +298,8 @@ def cross_validate(space: SearchSpace, arch: Arch, compression: Compression, dat
     from tinynas.train import train_candidate
 
     float_folds, int8_folds, sizes = [first[0]], [first[1]], [len(data.y_val)]
-    chunks = held_out(data.y_train, folds, split_seed, size=len(data.y_val))
+    chunks = held_out(data.y_train, folds, split_seed, size=len(data.y_val),
+                      groups=data.train_groups)
     for number, held in enumerate(chunks, start=1):
         result = train_candidate(space, arch, compression, fold_dataset(data, held), training,
                                  seed=seed + number, teacher=teacher, evaluate_test=False)

@@ -18,7 +18,14 @@ from tinynas import study as studies
 from tinynas.boards import Board, load_board
 from tinynas.errors import SearchSpaceError, StudyError, TinyNASError, unknown_name
 from tinynas.fidelity import FIDELITIES, NotPromoted, Probe, probe_epochs, promote
-from tinynas.folds import FOLDS_KEY, check_folds, cross_validate, resolve_folds, selection_note
+from tinynas.folds import (
+    FOLDS_KEY,
+    check_folds,
+    cross_validate,
+    resolve_folds,
+    selection_note,
+    ungrouped_split,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -267,8 +274,9 @@ def prepare(config: SearchConfig) -> SearchContext:
         folds = int(existing.get(FOLDS_KEY, 1))
     else:
         folds = resolve_folds(config.folds, len(data.y_train), len(data.y_val))
-        check_folds(folds, data.y_train, where)
-    note = selection_note(len(data.y_val), len(data.y_train), folds, where)
+        check_folds(folds, data.y_train, where, data.train_groups)
+    note = selection_note(len(data.y_val), len(data.y_train), folds, where,
+                          ungrouped_split(data))
     if note is not None:
         studies.log().warning(note)
     input_shape = space.model_input_shape(tuple(data.input_shape))

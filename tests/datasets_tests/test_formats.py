@@ -73,6 +73,10 @@ def test_wav_folder_in_speech_commands_layout(tmp_path: Path) -> None:
     assert data.background is not None and len(data.background) == 12
     # Grouped by speaker: a speaker's clips never sit in two splits.
     assert sum(data.split_sizes().values()) == 12
+    # Each training clip names its speaker, for folds that hold out whole speakers.
+    assert data.train_groups is not None and len(data.train_groups) == len(data.y_train)
+    assert set(data.train_groups) <= {f"spk{k}" for k in range(6)}
+    assert all(np.sum(data.train_groups == g) == 2 for g in set(data.train_groups))
 
 
 def test_csv_folder_split_in_time(tmp_path: Path) -> None:
@@ -83,6 +87,7 @@ def test_csv_folder_split_in_time(tmp_path: Path) -> None:
     assert window["length"] == 40 and window["stride"] == 20
     assert window["sample_rate_hz"] == pytest.approx(50.0, rel=1e-3)
     assert data.preprocessing["split"]["method"] == "by time"
+    assert data.train_groups is None    # one recording a class: no groups to hold out
 
 
 def test_csv_folder_split_by_recording_with_default_window(tmp_path: Path) -> None:
@@ -92,6 +97,10 @@ def test_csv_folder_split_by_recording_with_default_window(tmp_path: Path) -> No
     assert data.input_shape == (50, 3)
     assert sum(data.split_sizes().values()) == 9 * 3
     assert data.preprocessing["split"]["method"] == "by recording"
+    # The recording of each training window: 9 files, 7 of them (70 %) train, 3 windows each.
+    assert data.train_groups is not None and len(data.train_groups) == len(data.y_train)
+    counts = np.unique(data.train_groups, return_counts=True)[1]
+    assert counts.tolist() == [3] * (len(data.y_train) // 3)
 
 
 def test_csv_flat_files_and_dataset_toml(tmp_path: Path) -> None:

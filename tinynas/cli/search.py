@@ -48,7 +48,9 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
                              "short probe first, only promising candidates go on")
     parser.add_argument("--folds", default=None,
                         help="choose models on K-fold cross-validated validation accuracy (each "
-                             "candidate trains K times; default 1: the validation split alone); "
+                             "candidate trains K times, each extra fold holding out a "
+                             "validation-sized chunk of the training split; default 1: the "
+                             "validation split alone); "
                              "auto: 1 when the validation split holds at least 100 samples, "
                              "else up to 5 (new studies; a study keeps its folds)")
     parser.add_argument("--no-warm-start", dest="warm_start", action="store_false",

@@ -48,6 +48,9 @@ class Dataset:
         source: Where the data came from.
         background: Audio only: normalized feature clips of background noise, for the
             ``noise`` augmentation; ``None`` elsewhere.
+        train_groups: The speaker or recording of each training sample, where the splits keep
+            them apart (cross-validated selection then holds out whole groups); ``None`` where
+            samples stand alone or the loader does not know.
     """
 
     name: str
@@ -63,6 +66,7 @@ class Dataset:
     preprocessing: dict[str, Any]
     source: str
     background: np.ndarray | None = field(default=None, repr=False)
+    train_groups: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def num_classes(self) -> int:
@@ -247,7 +251,8 @@ def build_dataset(*, name: str, modality: str, x: np.ndarray, y: np.ndarray,
                   class_names: Sequence[str], source: str, seed: int, where: str,
                   split: Split | None = None, norm_axis: int = -1,
                   preprocessing: dict[str, Any] | None = None,
-                  background: np.ndarray | None = None) -> Dataset:
+                  background: np.ndarray | None = None,
+                  groups: np.ndarray | None = None) -> Dataset:
     """Validate, split (stratified unless ``split`` is given) and normalize a loaded dataset.
 
     Args:
@@ -265,6 +270,8 @@ def build_dataset(*, name: str, modality: str, x: np.ndarray, y: np.ndarray,
         preprocessing: Loader-specific entries (features, window) merged into
             :attr:`Dataset.preprocessing`.
         background: Audio background-noise clips, normalized like the samples.
+        groups: The speaker or recording of every sample (aligned with ``x``), kept for the
+            training split as :attr:`Dataset.train_groups`.
 
     Returns:
         The dataset, float32 samples and int64 labels.
@@ -306,7 +313,8 @@ def build_dataset(*, name: str, modality: str, x: np.ndarray, y: np.ndarray,
                    x_test=norm(x[split.test]), y_test=y[split.test],
                    input_shape=tuple(int(d) for d in x.shape[1:]),
                    class_names=[str(c) for c in class_names], preprocessing=info,
-                   source=source, background=bg)
+                   source=source, background=bg,
+                   train_groups=None if groups is None else np.asarray(groups)[split.train])
 
 
 def data_home() -> Path:

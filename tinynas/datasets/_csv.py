@@ -163,12 +163,13 @@ def load_csv_folder(root: Path, seed: int = 0, limit: int | None = None,
                                   minlength=len(names))
     labels = np.array([names.index(r.label) for r in recordings])
     check_samples(np.zeros((len(labels), 1)), labels, names, str(root))
-    # (split index, windows, class) per recording or per part of a recording.
-    pieces: list[tuple[int, np.ndarray, int]] = []
+    # (split index, windows, class, recording) per recording or per part of a recording.
+    pieces: list[tuple[int, np.ndarray, int, int]] = []
     if (files_per_class >= 3).all():
         file_split = stratified_split(labels, seed, str(root), class_names=names)
         for k, idx in enumerate((file_split.train, file_split.val, file_split.test)):
-            pieces += [(k, _windows(recordings[i].values, length, step), labels[i]) for i in idx]
+            pieces += [(k, _windows(recordings[i].values, length, step), labels[i], i)
+                       for i in idx]
         method = "by recording"
     else:
         for i, r in enumerate(recordings):
@@ -180,13 +181,14 @@ def load_csv_folder(root: Path, seed: int = 0, limit: int | None = None,
                     f"{r.path}: {n} samples cannot give train, validation and test windows of "
                     f"{length} samples; record at least {int(np.ceil(length / TEST_FRACTION))} "
                     "samples, or three or more files per class")
-            pieces += [(k, _windows(r.values[cuts[k]:cuts[k + 1]], length, step), labels[i])
+            pieces += [(k, _windows(r.values[cuts[k]:cuts[k + 1]], length, step), labels[i], i)
                        for k in range(3)]
         method = "by time"
     pieces.sort(key=lambda piece: piece[0])
-    x = np.concatenate([w for _, w, _ in pieces]).astype(np.float32)
-    y = np.concatenate([np.full(len(w), c, dtype=np.int64) for _, w, c in pieces])
-    sizes = [sum(len(w) for k, w, _ in pieces if k == part) for part in range(3)]
+    x = np.concatenate([w for _, w, _, _ in pieces]).astype(np.float32)
+    y = np.concatenate([np.full(len(w), c, dtype=np.int64) for _, w, c, _ in pieces])
+    recording = np.concatenate([np.full(len(w), i, dtype=np.int64) for _, w, _, i in pieces])
+    sizes = [sum(len(w) for k, w, _, _ in pieces if k == part) for part in range(3)]
     bounds = np.cumsum([0] + sizes)
     train, val, test = (np.arange(bounds[k], bounds[k + 1]) for k in range(3))
     split = Split(train, val, test, method)
@@ -194,9 +196,11 @@ def load_csv_folder(root: Path, seed: int = 0, limit: int | None = None,
         raise DatasetError(f"{root}: no recording has {length} samples for one window; record "
                            "longer or use a smaller window")
     require_all_classes(y, split, str(root), f"with windows of {length} samples, ", names)
-    x, y, split = apply_limit(x, y, split, limit, seed)
+    keep, y, split = apply_limit(np.arange(len(y)), y, split, limit, seed)
+    x, recording = x[keep], recording[keep]
     window_info = {"length": length, "stride": step, "sample_rate_hz": rate,
                    "channels": list(ref.channels)}
     return build_dataset(name=str(root), modality="timeseries", x=x, y=y, class_names=names,
                          source=f"CSV sensor logs in {root}", seed=seed, where=str(root),
-                         split=split, preprocessing={"window": window_info})
+                         split=split, preprocessing={"window": window_info},
+                         groups=recording if method == "by recording" else None)

@@ -92,6 +92,14 @@ def _read_list(root: Path, name: str) -> set[str] | None:
     return {line.strip() for line in path.read_text().splitlines() if line.strip()}
 
 
+def _speakers(files: list[Path]) -> np.ndarray | None:
+    """The speaker of every clip, where every file is named ``SPEAKER_nohash_N.wav`` (the
+    Speech Commands convention), else None."""
+    if not all("_nohash_" in p.name for p in files):
+        return None
+    return np.array([p.name.split("_nohash_")[0] for p in files])
+
+
 def _split(root: Path, files: list[Path], y: np.ndarray, names: list[str],
            seed: int) -> Split:
     lists = {k: _read_list(root, v) for k, v in LIST_FILES.items()}
@@ -104,8 +112,8 @@ def _split(root: Path, files: list[Path], y: np.ndarray, names: list[str],
         require_all_classes(y, split, str(root), "with validation_list.txt/testing_list.txt, ",
                             names)
         return split
-    if all("_nohash_" in p.name for p in files):
-        speakers = np.array([p.name.split("_nohash_")[0] for p in files])
+    speakers = _speakers(files)
+    if speakers is not None:
         return group_split(y, speakers, seed, str(root))
     return stratified_split(y, seed, str(root), class_names=names)
 
@@ -184,7 +192,9 @@ def load_wav_folder(root: Path, seed: int = 0, limit: int | None = None, *,
     split = _split(root, files, y, names, seed)
     keep, y, split = apply_limit(np.arange(len(y)), y, split, limit, seed)
     x = _features([files[i] for i in keep], cfg)
+    speakers = _speakers(files)
     return build_dataset(name=name or str(root), modality="audio", x=x, y=y, class_names=names,
                          source=source or f"WAV folder {root}", seed=seed, where=str(root),
                          split=split, norm_axis=1, preprocessing={"features": cfg.to_dict()},
-                         background=_background(root, cfg, seed))
+                         background=_background(root, cfg, seed),
+                         groups=None if speakers is None else speakers[keep])
