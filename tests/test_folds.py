@@ -14,8 +14,11 @@ from tinynas.cli import main
 from tinynas.datasets._base import Dataset
 from tinynas.errors import StudyError
 from tinynas.folds import (
+    CHUNKS_KEY,
+    FOLDS_KEY,
     MAX_AUTO_FOLDS,
     MIN_SELECTION_SAMPLES,
+    SIZED_CHUNKS,
     auto_folds,
     check_folds,
     fold_dataset,
@@ -26,6 +29,7 @@ from tinynas.folds import (
     pooled,
     resolve_folds,
     selection_note,
+    sized_chunks,
     ungrouped_split,
 )
 
@@ -127,6 +131,12 @@ def test_held_out_chunks_keep_whole_speakers_where_the_dataset_names_them() -> N
         check_folds(42, y, "dataset d", groups)
 
 
+def test_a_study_from_before_sized_chunks_keeps_its_chunks_when_resumed() -> None:
+    assert sized_chunks(None)                                      # a new study
+    assert sized_chunks({FOLDS_KEY: 3, CHUNKS_KEY: SIZED_CHUNKS})
+    assert not sized_chunks({FOLDS_KEY: 3})                        # created before
+
+
 def test_a_fold_trains_on_everything_but_its_held_out_chunk() -> None:
     data = _dataset(train=12, val=4)
     held = held_out(data.y_train, folds=3, seed=0)[1]
@@ -192,6 +202,7 @@ def test_a_search_selects_on_cross_validated_accuracy(tmp_path, capsys) -> None:
                  "3", "--sampler", "random", "--seed", "4", "--epochs", "1"]) == 0
     study = studies.open_study(storage, "f")
     assert study.user_attrs["selection_folds"] == 3
+    assert study.user_attrs["selection_fold_chunks"] == "validation-sized"
     train, val, _ = study.user_attrs["split_sizes"]
     (trial,) = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     attrs = trial.user_attrs

@@ -33,6 +33,12 @@ if TYPE_CHECKING:
 
 #: Study user attribute holding the number of folds a study selects on (absent: 1).
 FOLDS_KEY = "selection_folds"
+#: Study user attribute present on studies whose extra folds hold out validation-sized chunks
+#: (whole speakers or recordings where the dataset names them). A study created before it
+#: shared the whole training split out into chunks, sample by sample, and keeps doing so.
+CHUNKS_KEY = "selection_fold_chunks"
+#: The value :data:`CHUNKS_KEY` holds.
+SIZED_CHUNKS = "validation-sized"
 #: Validation samples below which a single validation split is too noisy to choose on.
 MIN_SELECTION_SAMPLES = 100
 #: The most folds ``--folds auto`` asks for: each costs one more training per candidate.
@@ -283,14 +289,22 @@ def pooled(accuracies: Sequence[float], sizes: Sequence[int]) -> float:
     return float(sum(a * n for a, n in zip(accuracies, sizes, strict=True)) / total)
 
 
+def sized_chunks(attrs: Mapping[str, Any] | None) -> bool:
+    """Whether a study (its user attributes; None for a new study) holds out validation-sized
+    chunks, as every study created since :data:`CHUNKS_KEY` exists does."""
+    return attrs is None or attrs.get(CHUNKS_KEY) == SIZED_CHUNKS
+
+
 def cross_validate(space: SearchSpace, arch: Arch, compression: Compression, data: Dataset,
                    training: TrainingConfig, seed: int, folds: int, split_seed: int,
-                   first: tuple[float, float], teacher: Any = None) -> FoldScores:
+                   first: tuple[float, float], teacher: Any = None,
+                   sized: bool = True) -> FoldScores:
     """Score a candidate on ``folds`` folds; ``first`` is its (float, int8) validation accuracy
     from the run the trial keeps, so only the ``folds - 1`` extra trainings happen here.
 
     ``split_seed`` chooses the chunks (the study's seed: every candidate of a study is scored on
-    the same folds); ``seed`` is the candidate's training seed.
+    the same folds); ``seed`` is the candidate's training seed. ``sized`` False keeps the chunks
+    of a study created before validation-sized chunks (:func:`sized_chunks`).
 
     Raises:
         TrainingError: An extra fold's training or conversion failed.
@@ -298,8 +312,9 @@ def cross_validate(space: SearchSpace, arch: Arch, compression: Compression, dat
     from tinynas.train import train_candidate
 
     float_folds, int8_folds, sizes = [first[0]], [first[1]], [len(data.y_val)]
-    chunks = held_out(data.y_train, folds, split_seed, size=len(data.y_val),
-                      groups=data.train_groups)
+    chunks = (held_out(data.y_train, folds, split_seed, size=len(data.y_val),
+                       groups=data.train_groups) if sized
+              else held_out(data.y_train, folds, split_seed))
     for number, held in enumerate(chunks, start=1):
         result = train_candidate(space, arch, compression, fold_dataset(data, held), training,
                                  seed=seed + number, teacher=teacher, evaluate_test=False)

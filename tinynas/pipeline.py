@@ -19,11 +19,14 @@ from tinynas.boards import Board, load_board
 from tinynas.errors import SearchSpaceError, StudyError, TinyNASError, unknown_name
 from tinynas.fidelity import FIDELITIES, NotPromoted, Probe, probe_epochs, promote
 from tinynas.folds import (
+    CHUNKS_KEY,
     FOLDS_KEY,
+    SIZED_CHUNKS,
     check_folds,
     cross_validate,
     resolve_folds,
     selection_note,
+    sized_chunks,
     ungrouped_split,
 )
 
@@ -77,6 +80,7 @@ class SearchContext:
     profile: CoreProfile | None = None
     fidelity: str = "full"
     folds: int = 1
+    sized_folds: bool = True
     teacher_cache: dict[int, Any] = field(default_factory=dict)
 
 
@@ -303,6 +307,7 @@ def prepare(config: SearchConfig) -> SearchContext:
                                            artifact_dir).items():
                 study.set_user_attr(key, value)
             study.set_user_attr(FOLDS_KEY, folds)
+            study.set_user_attr(CHUNKS_KEY, SIZED_CHUNKS)
             study.set_user_attr("latency_profile", profile.to_dict() if profile else None)
             study.set_metric_names([studies.OBJECTIVES[o][2] for o in objectives])
             if config.warm_start:
@@ -316,7 +321,7 @@ def prepare(config: SearchConfig) -> SearchContext:
                          epochs=existing.get("epochs") if existing else config.epochs,
                          profile=profile,
                          fidelity=existing.get("fidelity", "full") if existing else config.fidelity,
-                         folds=folds)
+                         folds=folds, sized_folds=sized_chunks(existing))
 
 
 def _enqueue_first_generation(study: optuna.Study, config: SearchConfig, board: Board,
@@ -409,7 +414,7 @@ def context_for_worker(storage: str, study_name: str, trials: int) -> SearchCont
                          objectives=config.objectives, trials=trials, seed=config.seed,
                          epochs=config.epochs, profile=profile,
                          fidelity=attrs.get("fidelity", "full"),
-                         folds=int(attrs.get(FOLDS_KEY, 1)))
+                         folds=int(attrs.get(FOLDS_KEY, 1)), sized_folds=sized_chunks(attrs))
 
 
 class BudgetReached(Exception):
@@ -615,7 +620,8 @@ class Objective:
                 scores = cross_validate(
                     ctx.space, arch, compression, ctx.data, training, seed=ctx.seed + trial.number,
                     folds=ctx.folds, split_seed=ctx.seed,
-                    first=(result.accuracy_float_val, result.accuracy_int8_val), teacher=teacher)
+                    first=(result.accuracy_float_val, result.accuracy_int8_val), teacher=teacher,
+                    sized=ctx.sized_folds)
             except TinyNASError as exc:
                 trial.set_user_attr("fail_reason", f"cross-validation: {exc}")
                 raise
