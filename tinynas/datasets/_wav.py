@@ -101,7 +101,7 @@ def _speakers(files: list[Path]) -> np.ndarray | None:
 
 
 def _split(root: Path, files: list[Path], y: np.ndarray, names: list[str],
-           seed: int) -> Split:
+           seed: int, speakers: np.ndarray | None) -> Split:
     lists = {k: _read_list(root, v) for k, v in LIST_FILES.items()}
     if lists["val"] is not None or lists["test"] is not None:
         rel = np.array([p.relative_to(root).as_posix() for p in files])
@@ -112,7 +112,6 @@ def _split(root: Path, files: list[Path], y: np.ndarray, names: list[str],
         require_all_classes(y, split, str(root), "with validation_list.txt/testing_list.txt, ",
                             names)
         return split
-    speakers = _speakers(files)
     if speakers is not None:
         return group_split(y, speakers, seed, str(root))
     return stratified_split(y, seed, str(root), class_names=names)
@@ -189,10 +188,10 @@ def load_wav_folder(root: Path, seed: int = 0, limit: int | None = None, *,
     files, y, names = _scan(root)
     # Class problems are cheap to find before the expensive feature extraction.
     check_samples(np.zeros((len(y), 1)), y, names, str(root))
-    split = _split(root, files, y, names, seed)
+    speakers = _speakers(files)
+    split = _split(root, files, y, names, seed, speakers)
     keep, y, split = apply_limit(np.arange(len(y)), y, split, limit, seed)
     x = _features([files[i] for i in keep], cfg)
-    speakers = _speakers(files)
     return build_dataset(name=name or str(root), modality="audio", x=x, y=y, class_names=names,
                          source=source or f"WAV folder {root}", seed=seed, where=str(root),
                          split=split, norm_axis=1, preprocessing={"features": cfg.to_dict()},
