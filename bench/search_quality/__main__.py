@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--epochs", type=int, default=5, help="float training epochs")
     rep.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
                      help="learning-rate schedule of the float training, for every model")
+    rep.add_argument("--learning-rate", type=float, default=None,
+                     help="learning rate of every model's float training (default: each "
+                     "model's space's)")
+    rep.add_argument("--batch-size", type=int, default=None,
+                     help="batch size of every model's training (default: each model's "
+                     "space's)")
     rep.add_argument("--augment", default="none",
                      help="comma-separated augmentations for every model's training (names of "
                      "tinynas/augment.py for the dataset's modality; default none)")
@@ -124,10 +130,14 @@ def _repeats(args: argparse.Namespace, argv: list[str] | None) -> int:
         print("--splits and --training-seeds: comma-separated integers", file=sys.stderr)
         return 2
     for flag, value in (("--epochs", args.epochs), ("--jobs", args.jobs),
-                        ("--threads", args.threads)):
-        if value < 1:
+                        ("--threads", args.threads), ("--batch-size", args.batch_size)):
+        if value is not None and value < 1:
             print(f"{flag}: must be at least 1, got {value}", file=sys.stderr)
             return 2
+    if args.learning_rate is not None and not 0 < args.learning_rate < 1:
+        print(f"--learning-rate: must be above 0 and below 1, got {args.learning_rate}",
+              file=sys.stderr)
+        return 2
     if args.only is not None:
         only = set(_names(args.only))
         unknown = only - {m.name for m in models}
@@ -150,7 +160,7 @@ def _repeats(args: argparse.Namespace, argv: list[str] | None) -> int:
         print(f"--augment: {exc}", file=sys.stderr)
         return 2
     grid = repeat_jobs(args.dataset, models, splits, seeds, args.epochs, args.lr_schedule,
-                       augment)
+                       augment, args.learning_rate, args.batch_size)
     data = run_grid(grid, args.out, args.workdir, args.jobs, _command_line(argv),
                     threads=args.threads)
     keys = {job.key() for job in grid}

@@ -163,6 +163,8 @@ class RepeatJob:
     epochs: int
     lr_schedule: str = "constant"
     augment: tuple[str, ...] = ()
+    learning_rate: float | None = None
+    batch_size: int | None = None
 
     kind = "repeat"
 
@@ -178,8 +180,9 @@ class RepeatJob:
         return self.model.teacher.epochs or self.epochs
 
     def key(self) -> str:
-        """Identifies the job's result in the results file (a constant learning rate and no
-        augmentation, the defaults, add nothing to the key)."""
+        """Identifies the job's result in the results file (a constant learning rate, no
+        augmentation and the space's learning rate and batch size, the defaults, add nothing to
+        the key)."""
         return f"repeat/e{self.model_epochs}{self._setting()}/{self._cell()}"
 
     def teacher_key(self) -> str:
@@ -192,14 +195,22 @@ class RepeatJob:
     def _setting(self) -> str:
         schedule = "" if self.lr_schedule == "constant" else f"/{self.lr_schedule}"
         augment = f"/augment-{'+'.join(self.augment)}" if self.augment else ""
-        return schedule + augment
+        rate = "" if self.learning_rate is None else f"/lr{self.learning_rate:g}"
+        batch = "" if self.batch_size is None else f"/batch{self.batch_size}"
+        return schedule + augment + rate + batch
 
     def _cell(self) -> str:
         return f"{self.dataset}/{self.model.name}/split{self.split}/t{self.training_seed}"
 
     def training(self) -> dict[str, Any]:
-        """The ``[training]`` fields every model of the run is trained with."""
-        return {"lr_schedule": self.lr_schedule, "augment": self.augment}
+        """The ``[training]`` fields every model of the run is trained with (the learning rate
+        and batch size only where the run sets them; else each model's space's)."""
+        fields: dict[str, Any] = {"lr_schedule": self.lr_schedule, "augment": self.augment}
+        if self.learning_rate is not None:
+            fields["learning_rate"] = self.learning_rate
+        if self.batch_size is not None:
+            fields["batch_size"] = self.batch_size
+        return fields
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (a student's also gives its teacher's epochs)."""
@@ -207,18 +218,27 @@ class RepeatJob:
         return {"kind": self.kind, "dataset": self.dataset, "split": self.split,
                 "training_seed": self.training_seed, "epochs": self.model_epochs,
                 "lr_schedule": self.lr_schedule, "augment": list(self.augment),
-                **self.model.to_dict(), **teacher}
+                **self._rate_and_batch(), **self.model.to_dict(), **teacher}
+
+    def _rate_and_batch(self) -> dict[str, Any]:
+        return {name: value for name, value in (("learning_rate", self.learning_rate),
+                                                ("batch_size", self.batch_size))
+                if value is not None}
 
 
 def repeat_jobs(dataset: str, models: list[ModelSpec], splits: tuple[int, ...],
                 training_seeds: tuple[int, ...], epochs: int,
                 lr_schedule: str = "constant",
-                augment: tuple[str, ...] = ()) -> list[RepeatJob]:
+                augment: tuple[str, ...] = (),
+                learning_rate: float | None = None,
+                batch_size: int | None = None) -> list[RepeatJob]:
     """Every model on every split with every training seed, one training seed at a time; the
     students last, one student at a time, so that two students of one teacher seldom train
-    its model for the same split and seed at once."""
+    its model for the same split and seed at once. ``learning_rate`` and ``batch_size``, where
+    given, replace every model's space's."""
     def job(model: ModelSpec, split: int, seed: int) -> RepeatJob:
-        return RepeatJob(dataset, model, split, seed, epochs, lr_schedule, augment)
+        return RepeatJob(dataset, model, split, seed, epochs, lr_schedule, augment,
+                         learning_rate, batch_size)
 
     plain = [m for m in models if m.teacher is None]
     students = [m for m in models if m.teacher is not None]

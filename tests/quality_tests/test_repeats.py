@@ -85,6 +85,11 @@ def test_jobs_cover_every_model_split_and_seed_with_distinct_keys(tmp_path: Path
     assert shifted[0].key() == "repeat/e5/augment-shift+noise/digits/keras_mnist_cnn/split0/t0"
     assert shifted[0].training() == {"lr_schedule": "constant", "augment": ("shift", "noise")}
     assert grid[0].training()["augment"] == ()
+    tuned = repeat_jobs("digits", models, (0,), (0,), epochs=5, learning_rate=0.01, batch_size=64)
+    assert tuned[0].key() == "repeat/e5/lr0.01/batch64/digits/keras_mnist_cnn/split0/t0"
+    assert tuned[0].training()["learning_rate"] == 0.01
+    assert tuned[0].to_dict()["batch_size"] == 64
+    assert "learning_rate" not in grid[0].training() and "batch_size" not in grid[0].to_dict()
 
 
 def _row(model: str, seed: int, acc: float, ram: int) -> dict[str, object]:
@@ -193,7 +198,13 @@ def test_bad_arguments_are_refused_in_one_line(tmp_path: Path,
                  "--out", str(out)]) == 2
     assert main(["repeats", "--models", str(SHIPPED), "--dataset", "digits", "--augment",
                  "shift,spin", "--out", str(out)]) == 2
+    assert main(["repeats", "--models", str(SHIPPED), "--learning-rate", "2",
+                 "--out", str(out)]) == 2
+    assert main(["repeats", "--models", str(SHIPPED), "--batch-size", "0",
+                 "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
+    assert err[7] == "--learning-rate: must be above 0 and below 1, got 2.0"
+    assert err[8] == "--batch-size: must be at least 1, got 0"
     assert err[6] == ("--augment: augmentation 'spin' does not apply to image data; allowed: "
                       "shift, rotate, noise, flip, none")
     assert err[4] == "--jobs: must be at least 1, got 0"
