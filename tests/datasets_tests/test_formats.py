@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tinynas.datasets import load_dataset
+from tinynas.folds import ungrouped_split
 
 from .writers import tone, write_csv, write_wav
 
@@ -87,7 +88,15 @@ def test_csv_folder_split_in_time(tmp_path: Path) -> None:
     assert window["length"] == 40 and window["stride"] == 20
     assert window["sample_rate_hz"] == pytest.approx(50.0, rel=1e-3)
     assert data.preprocessing["split"]["method"] == "by time"
-    assert data.train_groups is None    # one recording a class: no groups to hold out
+    # Each recording's 13 training windows (280 samples) in stretches as long as its 2
+    # validation windows (60 samples): folds hold out contiguous time, as validation does.
+    assert data.train_groups is not None and len(data.train_groups) == len(data.y_train)
+    names, counts = np.unique(data.train_groups, return_counts=True)
+    assert sorted(counts.tolist()) == [1] * 3 + [2] * 18
+    for label in range(3):
+        runs = data.train_groups[data.y_train == label]
+        assert (np.diff(runs) >= 0).all() and len(set(runs)) == 7
+    assert ungrouped_split(data) is None
 
 
 def test_csv_folder_split_by_recording_with_default_window(tmp_path: Path) -> None:

@@ -48,9 +48,9 @@ class Dataset:
         source: Where the data came from.
         background: Audio only: normalized feature clips of background noise, for the
             ``noise`` augmentation; ``None`` elsewhere.
-        train_groups: The speaker or recording of each training sample, where the splits keep
-            them apart (cross-validated selection then holds out whole groups); ``None`` where
-            samples stand alone or the loader does not know.
+        train_groups: The speaker, recording or stretch of a recording of each training sample,
+            where the splits keep them apart (cross-validated selection then holds out whole
+            groups); ``None`` where samples stand alone or the loader does not know.
     """
 
     name: str

@@ -5,7 +5,9 @@ A file holds one sample per line, comma- or tab-separated, with an optional head
 column named ``timestamp`` (or ``time``), in milliseconds, gives the sampling rate and is not a
 channel. With at least three recordings per class whole recordings are split; otherwise each
 recording is cut in time (first 70 % train, next 15 % validation, last 15 % test) so that no
-window spans two splits.
+window spans two splits. Each training window's group (:attr:`Dataset.train_groups`, what
+cross-validated folds hold out whole) is its recording, or for recordings cut in time a
+stretch of its recording as long as the validation part.
 """
 
 from __future__ import annotations
@@ -123,6 +125,19 @@ def _windows(values: np.ndarray, length: int, stride: int) -> np.ndarray:
         np.zeros((0, length, values.shape[1]))
 
 
+def _stretches(pieces: list[tuple[int, np.ndarray, int, int]]) -> np.ndarray:
+    """For recordings cut in time, the stretch of its recording each window lies in (aligned
+    with the concatenated ``pieces``, in their order): each recording's training windows in
+    consecutive runs as long as its validation part, so that cross-validated folds hold out
+    contiguous stretches of time as the validation split does, not windows whose neighbours
+    (which overlap them) train. Only the two windows at each edge of a stretch overlap.
+    Validation and test windows are stretch 0 (their groups are not used)."""
+    val_windows = {i: len(w) for k, w, _, i in pieces if k == 1}
+    return np.concatenate([np.arange(len(w)) // max(1, val_windows[i]) if k == 0
+                           else np.zeros(len(w), dtype=np.int64)
+                           for k, w, _, i in pieces]).astype(np.int64)
+
+
 def load_csv_folder(root: Path, seed: int = 0, limit: int | None = None,
                     window: int | None = None, stride: int | None = None) -> Dataset:
     """Cut a folder of labelled CSV sensor logs into ``(window, channels)`` samples.
@@ -188,6 +203,8 @@ def load_csv_folder(root: Path, seed: int = 0, limit: int | None = None,
     x = np.concatenate([w for _, w, _, _ in pieces]).astype(np.float32)
     y = np.concatenate([np.full(len(w), c, dtype=np.int64) for _, w, c, _ in pieces])
     recording = np.concatenate([np.full(len(w), i, dtype=np.int64) for _, w, _, i in pieces])
+    if method == "by time":
+        recording = recording * len(y) + _stretches(pieces)
     sizes = [sum(len(w) for k, w, _, _ in pieces if k == part) for part in range(3)]
     bounds = np.cumsum([0] + sizes)
     train, val, test = (np.arange(bounds[k], bounds[k + 1]) for k in range(3))
@@ -203,4 +220,4 @@ def load_csv_folder(root: Path, seed: int = 0, limit: int | None = None,
     return build_dataset(name=str(root), modality="timeseries", x=x, y=y, class_names=names,
                          source=f"CSV sensor logs in {root}", seed=seed, where=str(root),
                          split=split, preprocessing={"window": window_info},
-                         groups=recording if method == "by recording" else None)
+                         groups=recording)
