@@ -133,9 +133,10 @@ def _stretches(pieces: list[tuple[int, np.ndarray, int, int]]) -> np.ndarray:
     (which overlap them) train. Only the two windows at each edge of a stretch overlap.
     Validation and test windows are stretch 0 (their groups are not used)."""
     val_windows = {i: len(w) for k, w, _, i in pieces if k == 1}
-    return np.concatenate([np.arange(len(w)) // max(1, val_windows[i]) if k == 0
-                           else np.zeros(len(w), dtype=np.int64)
-                           for k, w, _, i in pieces]).astype(np.int64)
+    stretches: np.ndarray = np.concatenate(
+        [np.arange(len(w)) // max(1, val_windows[i]) if k == 0
+         else np.zeros(len(w), dtype=np.int64) for k, w, _, i in pieces]).astype(np.int64)
+    return stretches
 
 
 def load_csv_folder(root: Path, seed: int = 0, limit: int | None = None,
