@@ -192,6 +192,9 @@ def test_selection_note_names_the_samples_and_the_noise() -> None:
                                    train_groups=np.arange(12) // 3)) is None
     assert ungrouped_split(replace(data, preprocessing={"split": {"method": "stratified"}})) is None
     assert selection_note(180, 840, 1, "d", "lists") is None
+    front = selection_note(400, 2000, 3, "d", front_only=True)
+    assert front is not None and "each candidate that reaches the front on the validation " \
+        "split 3 times" in front
 
 
 @pytest.mark.slow
@@ -229,6 +232,46 @@ def test_a_search_selects_on_cross_validated_accuracy(tmp_path, capsys) -> None:
     assert len(studies.open_study(storage, "f").trials) == 1
 
 
+@pytest.mark.slow
+def test_only_candidates_that_reach_the_front_are_cross_validated(tmp_path, caplog) -> None:
+    storage = f"sqlite:///{tmp_path}/f.db"
+    assert main(["search", "--board", "arduino_nano33_ble", "--space", "ds_cnn", "--dataset",
+                 "digits", "--trials", "4", "--storage", storage, "--study", "f", "--folds",
+                 "2", "--fold-trials", "front", "--sampler", "random", "--seed", "1",
+                 "--epochs", "1"]) == 0
+    assert "each candidate that reaches the front on the validation split 2 times" in caplog.text
+    study = studies.open_study(storage, "f")
+    assert study.user_attrs["selection_fold_trials"] == "front"
+    trained = studies.trained_trials(study)
+    assert len(trained) >= 2
+    # The first trained candidate meets an empty front.
+    assert trained[0].user_attrs["cross_validated"]
+    for trial in trained:
+        attrs = trial.user_attrs
+        assert attrs["cross_validated"] == ("fold_accuracy_int8_val" in attrs)
+        if not attrs["cross_validated"]:
+            # Scored on the validation split alone, and dominated by an earlier trial.
+            earlier = [t for t in trained if t.number < trial.number]
+            assert any(e.user_attrs["accuracy_int8_val"] >= attrs["accuracy_int8_val"]
+                       and e.user_attrs["estimated_ram_bytes"] <= attrs["estimated_ram_bytes"]
+                       for e in earlier)
+    # Every model the front offers was cross-validated.
+    assert all(t.user_attrs["cross_validated"] for t in studies.pareto_trials(study))
+
+
+def test_fold_trials_is_refused_in_one_line_without_folds(tmp_path, capsys) -> None:
+    storage = f"sqlite:///{tmp_path}/f.db"
+    base = ["search", "--board", "arduino_nano33_ble", "--space", "ds_cnn", "--dataset",
+            "digits", "--trials", "1", "--storage", storage, "--study", "f"]
+    assert main([*base, "--fold-trials", "front"]) == 2
+    assert main([*base, "--folds", "2", "--fold-trials", "some"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["tinynas search: error: --fold-trials front: cross-validates the candidates "
+                   "that reach the front, so it needs --folds 2 or more (or auto)",
+                   "tinynas search: error: --fold-trials must be one of all, front, got 'some'"]
+    assert not studies.make_storage(storage).get_all_studies()
+
+
 def test_the_study_report_says_what_the_search_selects_on() -> None:
     from tinynas.report._facts import StudyFacts
 
@@ -240,3 +283,6 @@ def test_the_study_report_says_what_the_search_selects_on() -> None:
     assert (facts({"selection_split": "validation", "selection_folds": 5}).selection
             == "validation split (5-fold cross-validated)")
     assert facts({}).selection == "test split"
+    assert (facts({"selection_split": "validation", "selection_folds": 3,
+                   "selection_fold_trials": "front"}).selection
+            == "validation split (3-fold cross-validated on the front)")

@@ -53,6 +53,23 @@ def test_pareto_keeps_feasible_non_dominated(tmp_path) -> None:
     assert study.trials[3].user_attrs["constraint_ram"] == 0.2
 
 
+def test_a_candidate_is_dominated_only_by_a_feasible_trained_trial(tmp_path) -> None:
+    study = _fabricate(f"sqlite:///{tmp_path}/s.db", [
+        (0.90, 4000, True, True),    # 0
+        (0.99, 1000, False, True),   # 1: infeasible, dominates nothing
+        (0.95, 500, True, False),    # 2: not trained, dominates nothing
+    ])
+
+    def candidate(acc: float, ram: int) -> dict[str, float]:
+        return {"accuracy_int8": acc, "estimated_ram_bytes": ram}
+
+    assert studies.is_dominated(study, candidate(0.85, 5000))
+    assert studies.is_dominated(study, candidate(0.90, 4001))
+    assert not studies.is_dominated(study, candidate(0.90, 4000))   # equal: not dominated
+    assert not studies.is_dominated(study, candidate(0.85, 3000))   # smaller
+    assert not studies.is_dominated(study, candidate(0.91, 9000))   # more accurate
+
+
 def test_a_study_that_selects_on_validation_chooses_its_front_by_it(tmp_path) -> None:
     storage = f"sqlite:///{tmp_path}/s.db"
     rows = [(0.90, 4000, True, True),    # 0: validation 0.80, beaten by 1 on validation

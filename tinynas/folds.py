@@ -39,6 +39,14 @@ FOLDS_KEY = "selection_folds"
 CHUNKS_KEY = "selection_fold_chunks"
 #: The value :data:`CHUNKS_KEY` holds.
 SIZED_CHUNKS = "validation-sized"
+#: Study user attribute naming which trained candidates the extra folds score
+#: (:data:`FOLD_TRIALS`; absent: every one, as before the choice existed).
+FOLD_TRIALS_KEY = "selection_fold_trials"
+#: ``--fold-trials``: ``all`` cross-validates every trained candidate; ``front`` only those whose
+#: validation-split accuracy puts them on the study's front. A trial's objective values never
+#: change once it completes, so a candidate dominated when it completes stays dominated, and the
+#: front ends up holding cross-validated models only, at the cost of those that reached it.
+FOLD_TRIALS = ("all", "front")
 #: Validation samples below which a single validation split is too noisy to choose on.
 MIN_SELECTION_SAMPLES = 100
 #: The most folds ``--folds auto`` asks for: each costs one more training per candidate.
@@ -78,7 +86,7 @@ def ungrouped_split(data: Dataset) -> str | None:
 
 
 def selection_note(val: int, train: int, folds: int, where: str,
-                   ungrouped: str | None = None) -> str | None:
+                   ungrouped: str | None = None, front_only: bool = False) -> str | None:
     """What a search says, before it starts, about the samples it chooses models on.
 
     With one fold: a warning when the validation split holds fewer than
@@ -88,7 +96,8 @@ def selection_note(val: int, train: int, folds: int, where: str,
     cross-validated accuracy pools, what it costs, and the chance noise left when still few;
     and, given ``ungrouped`` (the method of a split that keeps groups apart, from
     :data:`GROUPED_SPLITS`, where the dataset does not name each training sample's group), that
-    the extra folds cannot, so they read optimistic.
+    the extra folds cannot, so they read optimistic. ``front_only``: the extra folds score only
+    the candidates that reach the front (``--fold-trials front``).
     """
     if folds <= 1:
         if val >= MIN_SELECTION_SAMPLES:
@@ -101,7 +110,8 @@ def selection_note(val: int, train: int, folds: int, where: str,
     pooled_samples = val + held_out_total(train, val, folds)
     note = (f"{where}: the validation split has {val} samples; the search chooses models on "
             f"{folds}-fold cross-validated accuracy over {pooled_samples} samples, training "
-            f"each candidate {folds} times")
+            + (f"each candidate that reaches the front on the validation split {folds} times"
+               if front_only else f"each candidate {folds} times"))
     if pooled_samples < MIN_SELECTION_SAMPLES:
         note += (f"; at this size an accuracy still moves by about "
                  f"{_chance_points(pooled_samples):.0f} points by chance alone")
@@ -142,6 +152,22 @@ def resolve_folds(asked: int | str | None, train: int, val: int) -> int:
     if asked == AUTO:
         return auto_folds(train, val)
     return int(asked)
+
+
+def check_fold_trials(fold_trials: str, asked_folds: int | str | None) -> None:
+    """Refuse an unknown ``--fold-trials``, and ``front`` where ``--folds`` asks for no extra
+    fold (``auto`` may resolve to 1: then there is simply nothing to cross-validate).
+
+    Raises:
+        StudyError: ``fold_trials`` is not one of :data:`FOLD_TRIALS`, or is ``front`` without
+            ``--folds`` 2 or more (or auto).
+    """
+    if fold_trials not in FOLD_TRIALS:
+        raise StudyError(f"--fold-trials must be one of {', '.join(FOLD_TRIALS)}, "
+                         f"got {fold_trials!r}")
+    if fold_trials == "front" and (asked_folds is None or asked_folds == 1):
+        raise StudyError("--fold-trials front: cross-validates the candidates that reach the "
+                         "front, so it needs --folds 2 or more (or auto)")
 
 
 def check_folds(folds: int, y_train: np.ndarray, where: str,

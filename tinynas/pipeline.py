@@ -20,8 +20,10 @@ from tinynas.errors import SearchSpaceError, StudyError, TinyNASError, unknown_n
 from tinynas.fidelity import FIDELITIES, NotPromoted, Probe, probe_epochs, promote
 from tinynas.folds import (
     CHUNKS_KEY,
+    FOLD_TRIALS_KEY,
     FOLDS_KEY,
     SIZED_CHUNKS,
+    check_fold_trials,
     check_folds,
     cross_validate,
     resolve_folds,
@@ -61,6 +63,7 @@ class SearchConfig:
     fidelity: str = "full"
     warm_start: bool = True
     folds: int | str | None = None
+    fold_trials: str | None = None
 
 
 @dataclass
@@ -81,6 +84,7 @@ class SearchContext:
     fidelity: str = "full"
     folds: int = 1
     sized_folds: bool = True
+    fold_trials: str = "all"
     teacher_cache: dict[int, Any] = field(default_factory=dict)
 
 
@@ -270,6 +274,10 @@ def prepare(config: SearchConfig) -> SearchContext:
     name = config.study_name or studies.study_name_for(board.name, space.name, config.dataset)
     store = studies.make_storage(config.storage)
     existing = _existing_attrs(store, name)
+    if config.fold_trials is not None:
+        # A study resumed without --folds keeps its own.
+        check_fold_trials(config.fold_trials, int(existing.get(FOLDS_KEY, 1))
+                          if existing is not None and config.folds is None else config.folds)
     if existing is not None:
         _check_resume(name, existing, board, space, config)
     data = load_dataset(config.dataset, seed=config.seed)
@@ -279,8 +287,10 @@ def prepare(config: SearchConfig) -> SearchContext:
     else:
         folds = resolve_folds(config.folds, len(data.y_train), len(data.y_val))
         check_folds(folds, data.y_train, where, data.train_groups)
+    fold_trials = (existing.get(FOLD_TRIALS_KEY, "all") if existing is not None
+                   else config.fold_trials or "all")
     note = selection_note(len(data.y_val), len(data.y_train), folds, where,
-                          ungrouped_split(data))
+                          ungrouped_split(data), front_only=fold_trials == "front")
     if note is not None:
         studies.log().warning(note)
     input_shape = space.model_input_shape(tuple(data.input_shape))
@@ -308,6 +318,7 @@ def prepare(config: SearchConfig) -> SearchContext:
                 study.set_user_attr(key, value)
             study.set_user_attr(FOLDS_KEY, folds)
             study.set_user_attr(CHUNKS_KEY, SIZED_CHUNKS)
+            study.set_user_attr(FOLD_TRIALS_KEY, fold_trials)
             study.set_user_attr("latency_profile", profile.to_dict() if profile else None)
             study.set_metric_names([studies.OBJECTIVES[o][2] for o in objectives])
             if config.warm_start:
@@ -321,7 +332,8 @@ def prepare(config: SearchConfig) -> SearchContext:
                          epochs=existing.get("epochs") if existing else config.epochs,
                          profile=profile,
                          fidelity=existing.get("fidelity", "full") if existing else config.fidelity,
-                         folds=folds, sized_folds=sized_chunks(existing))
+                         folds=folds, sized_folds=sized_chunks(existing),
+                         fold_trials=fold_trials)
 
 
 def _enqueue_first_generation(study: optuna.Study, config: SearchConfig, board: Board,
@@ -369,6 +381,9 @@ def _check_resume(name: str, attrs: dict[str, Any], board: Board, space: SearchS
     if isinstance(config.folds, int):
         stored["folds"] = int(attrs.get(FOLDS_KEY, 1))
         asked["folds"] = config.folds
+    if config.fold_trials is not None:
+        stored["fold-trials"] = attrs.get(FOLD_TRIALS_KEY, "all")
+        asked["fold-trials"] = config.fold_trials
     for key in stored:
         if stored[key] is not None and stored[key] != asked[key]:
             raise StudyError(
@@ -414,7 +429,8 @@ def context_for_worker(storage: str, study_name: str, trials: int) -> SearchCont
                          objectives=config.objectives, trials=trials, seed=config.seed,
                          epochs=config.epochs, profile=profile,
                          fidelity=attrs.get("fidelity", "full"),
-                         folds=int(attrs.get(FOLDS_KEY, 1)), sized_folds=sized_chunks(attrs))
+                         folds=int(attrs.get(FOLDS_KEY, 1)), sized_folds=sized_chunks(attrs),
+                         fold_trials=attrs.get(FOLD_TRIALS_KEY, "all"))
 
 
 class BudgetReached(Exception):
@@ -504,6 +520,16 @@ class Objective:
         """The objective values: ``accuracy`` (the study's accuracy objective) and resources."""
         merged = {**attrs, self._attrs["accuracy"]: accuracy}
         return [float(merged[self._attrs[o]]) for o in self.ctx.objectives]
+
+    def _cross_validates(self, trial: optuna.Trial, attrs: dict[str, Any]) -> bool:
+        """Whether the extra folds score this trained candidate (``attrs``: its estimates and
+        its validation-split accuracy): always, or with ``--fold-trials front`` only when no
+        trained trial dominates it (recorded as ``cross_validated``)."""
+        if self.ctx.fold_trials != "front":
+            return True
+        reaches = not studies.is_dominated(self.ctx.study, attrs)
+        trial.set_user_attr("cross_validated", reaches)
+        return reaches
 
     def _trained_twin(self, signature: str) -> optuna.trial.FrozenTrial | None:
         for t in studies.trained_trials(self.ctx.study):
@@ -615,7 +641,7 @@ class Objective:
             raise TinyNASError("int8 accuracy is not a number")
         selection = {"accuracy_float_val": float(result.accuracy_float_val),
                      "accuracy_int8_val": float(result.accuracy_int8_val)}
-        if ctx.folds > 1:
+        if ctx.folds > 1 and self._cross_validates(trial, {**attrs, **selection}):
             try:
                 scores = cross_validate(
                     ctx.space, arch, compression, ctx.data, training, seed=ctx.seed + trial.number,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -350,27 +350,36 @@ def trained_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
             if "accuracy_int8" in t.user_attrs]
 
 
+def _losses(study_attrs: dict[str, Any], trial_attrs: Mapping[str, Any]) -> list[float]:
+    """A trial's objective values (from its user attributes) as losses: lower is better."""
+    out = []
+    for name in study_attrs.get("objectives") or list(DEFAULT_OBJECTIVES):
+        value = float(trial_attrs[objective_attr(name, study_attrs)])
+        out.append(-value if OBJECTIVES[name][0] == "maximize" else value)
+    return out
+
+
+def _dominates(a: list[float], b: list[float]) -> bool:
+    return all(x <= y for x, y in zip(a, b, strict=True)) and a != b
+
+
+def is_dominated(study: optuna.Study, trial_attrs: Mapping[str, Any]) -> bool:
+    """Whether a feasible trained trial of ``study`` dominates a candidate whose objective
+    attributes (as :func:`pareto_trials` reads them) are ``trial_attrs``."""
+    study_attrs = study.user_attrs
+    mine = _losses(study_attrs, trial_attrs)
+    return any(_dominates(_losses(study_attrs, t.user_attrs), mine)
+               for t in trained_trials(study) if is_feasible(t))
+
+
 def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Feasible, trained trials not dominated by another feasible trained trial."""
-    objectives = study.user_attrs.get("objectives") or list(DEFAULT_OBJECTIVES)
+    study_attrs = study.user_attrs
     candidates = [t for t in trained_trials(study) if is_feasible(t)]
-    attrs = {name: objective_attr(name, study.user_attrs) for name in objectives}
-
-    def key(t: optuna.trial.FrozenTrial) -> list[float]:
-        out = []
-        for name in objectives:
-            value = float(t.user_attrs[attrs[name]])
-            out.append(-value if OBJECTIVES[name][0] == "maximize" else value)
-        return out
-
-    keys = {t.number: key(t) for t in candidates}
-
-    def dominates(a: list[float], b: list[float]) -> bool:
-        return all(x <= y for x, y in zip(a, b, strict=True)) and a != b
-
+    keys = {t.number: _losses(study_attrs, t.user_attrs) for t in candidates}
     front = [t for t in candidates
-             if not any(dominates(keys[o.number], keys[t.number]) for o in candidates)]
-    accuracy = objective_attr("accuracy", study.user_attrs)
+             if not any(_dominates(keys[o.number], keys[t.number]) for o in candidates)]
+    accuracy = objective_attr("accuracy", study_attrs)
     front.sort(key=lambda t: (-t.user_attrs[accuracy], t.user_attrs["estimated_ram_bytes"]))
     return front
 

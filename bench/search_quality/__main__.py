@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="the search's fidelity schedule (full or halving), where supported")
     run.add_argument("--folds", type=int, default=None,
                      help="the folds every search selects on (default: the search's own choice)")
+    run.add_argument("--fold-trials", choices=("all", "front"), default=None,
+                     help="which candidates the extra folds score (tinynas search --fold-trials; "
+                     "default: the search's own choice)")
     run.add_argument("--space", default=None,
                      help="search every dataset in this space instead of the dataset's own")
     run.add_argument("--seeds", default="0,1,2")
@@ -231,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"--space: {exc}", file=sys.stderr)
                 return 2
         settings = Settings(trials=args.trials, epochs=args.epochs, fidelity=args.fidelity,
-                            space=args.space, folds=args.folds)
+                            space=args.space, folds=args.folds, fold_trials=args.fold_trials)
         grid = jobs(_names(args.datasets), _names(args.boards),
                     tuple(int(s) for s in _names(args.seeds)), _names(args.samplers), settings,
                     references=not args.no_references, order=args.order)

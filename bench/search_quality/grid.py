@@ -41,6 +41,8 @@ class Settings:
             (:data:`SPACE_FOR_DATASET`).
         folds: The folds a search selects on (``tinynas search --folds``); None for the
             pipeline's own choice.
+        fold_trials: Which candidates the extra folds score (``tinynas search --fold-trials``);
+            None for the pipeline's own choice (every one).
     """
 
     trials: int
@@ -48,13 +50,16 @@ class Settings:
     fidelity: str | None = None
     space: str | None = None
     folds: int | None = None
+    fold_trials: str | None = None
 
     def tag(self) -> str:
         """A short label, e.g. ``t16-e8`` (``t16-e8-mixed_cnn`` with a space of its own; a
-        space file given by path adds its file name without ``.toml``; ``-f5`` for 5 folds)."""
+        space file given by path adds its file name without ``.toml``; ``-f5`` for 5 folds,
+        ``-f3front`` for 3 folds on the candidates that reach the front)."""
         return (f"t{self.trials}-e{self.epochs}" + (f"-{self.fidelity}" if self.fidelity else "")
                 + (f"-{PurePath(self.space).stem}" if self.space else "")
-                + (f"-f{self.folds}" if self.folds is not None else ""))
+                + (f"-f{self.folds}" if self.folds is not None else "")
+                + (self.fold_trials if self.fold_trials not in (None, "all") else ""))
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,9 @@ class SearchJob:
                 "seed": self.seed, "sampler": self.sampler, "space": self.space,
                 "setting": self.settings.tag(), "trial_budget": self.settings.trials,
                 "epochs": self.settings.epochs, "fidelity": self.settings.fidelity,
-                "folds": self.settings.folds}
+                "folds": self.settings.folds,
+                **({"fold_trials": self.settings.fold_trials} if self.settings.fold_trials
+                   else {})}
 
 
 @dataclass(frozen=True)

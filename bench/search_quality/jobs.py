@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 #: Trial attributes kept in the results, beside the trial's number and state.
 TRIAL_ATTRS = ("trained", "reused_from", "accuracy_int8", "accuracy_float",
                "accuracy_int8_val", "accuracy_float_val", "fold_accuracy_int8_val",
-               "fold_sizes",
+               "fold_sizes", "cross_validated",
                "estimated_ram_bytes", "estimated_flash_bytes", "estimated_latency_ms", "macs",
                "params", "tflite_bytes", "measured_arena_bytes", "epochs", "train_seconds",
                "arch_summary", "compression_summary", "fail_reason", "probe_accuracy",
@@ -88,6 +88,8 @@ def run_search(job: SearchJob, workdir: Path) -> dict[str, Any]:
         extra["fidelity"] = job.settings.fidelity
     if job.settings.folds is not None:
         extra["folds"] = job.settings.folds
+    if job.settings.fold_trials is not None:
+        extra["fold_trials"] = job.settings.fold_trials
     config = SearchConfig(board=job.board, space=job.space, dataset=job.dataset,
                           trials=job.settings.trials, storage=f"sqlite:///{cell / 'study.db'}",
                           study_name="bench", sampler=job.sampler, seed=job.seed,

@@ -36,6 +36,16 @@ def test_a_space_of_the_run_replaces_every_dataset_s_and_names_the_setting() -> 
     assert cell.setting == "t4-e2-mixed_cnn"
 
 
+def test_folds_on_the_front_name_the_setting_apart_from_folds_on_every_candidate() -> None:
+    front = Settings(trials=4, epochs=2, folds=3, fold_trials="front")
+    assert front.tag() == "t4-e2-f3front"
+    assert Settings(trials=4, epochs=2, folds=3, fold_trials="all").tag() == "t4-e2-f3"
+    (job,) = jobs(("digits",), ("nucleo_l432kc",), (0,), ("nsga2",), front, references=False)
+    assert isinstance(job, SearchJob) and job.to_dict()["fold_trials"] == "front"
+    assert "fold_trials" not in SearchJob("digits", "nucleo_l432kc", 0, "nsga2",
+                                          Settings(trials=4, epochs=2, folds=3)).to_dict()
+
+
 COSINE = Path(__file__).resolve().parents[2] / "bench" / "search_quality" / "spaces" / \
     "mixed_cnn_cosine.toml"
 

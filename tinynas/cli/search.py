@@ -53,6 +53,12 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
                              "validation split alone); "
                              "auto: 1 when the validation split holds at least 100 samples, "
                              "else up to 5 (new studies; a study keeps its folds)")
+    parser.add_argument("--fold-trials", default=None,
+                        help="with --folds K > 1, which trained candidates get the K - 1 extra "
+                             "trainings: all (default), or front: only those whose validation-"
+                             "split accuracy puts them on the study's front, so every model the "
+                             "front offers is cross-validated at a fraction of the cost (new "
+                             "studies; a study keeps its choice)")
     parser.add_argument("--no-warm-start", dest="warm_start", action="store_false",
                         help="let the sampler draw its first generation at random instead of "
                              "choosing it by estimate (new studies; random search never has one)")
@@ -80,7 +86,8 @@ def _search(args: argparse.Namespace) -> int:
         epochs=args.epochs, teacher=Path(args.teacher) if args.teacher else None,
         profile=Path(args.profile) if args.profile else None, fidelity=args.fidelity,
         warm_start=args.warm_start,
-        folds=parse_folds(args.folds) if args.folds is not None else None)
+        folds=parse_folds(args.folds) if args.folds is not None else None,
+        fold_trials=args.fold_trials)
     ctx = prepare(config)
     print(f"study {ctx.study.study_name!r} in {args.storage}: {ctx.space.name} on "
           f"{ctx.board.name} with {args.dataset} ({len(ctx.data.y_train)} train / "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tinynas import study as studies
-from tinynas.folds import FOLDS_KEY
+from tinynas.folds import FOLD_TRIALS_KEY, FOLDS_KEY
 
 if TYPE_CHECKING:
     import optuna
@@ -114,10 +114,14 @@ class StudyFacts:
     @property
     def selection(self) -> str:
         """What the search selects on, in words: ``"validation split"``, ``"validation split
-        (5-fold cross-validated)"`` or ``"test split"``."""
+        (5-fold cross-validated)"`` (``... cross-validated on the front)"`` where only the
+        candidates that reached the front were) or ``"test split"``."""
         folds = int(self.attrs.get(FOLDS_KEY, 1))
         where = f"{self.split} split"
-        return f"{where} ({folds}-fold cross-validated)" if folds > 1 else where
+        if folds <= 1:
+            return where
+        front = self.attrs.get(FOLD_TRIALS_KEY) == "front"
+        return f"{where} ({folds}-fold cross-validated{' on the front' if front else ''})"
 
     @property
     def best(self) -> TrialPoint | None:
