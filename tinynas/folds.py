@@ -9,7 +9,9 @@ and training on the rest of it plus the validation split. Each chunk is as large
 validation split, so every fold's model trains on as many samples as the model the trial keeps
 and every fold scores the same thing; where the training split cannot hold k - 1 such chunks,
 the chunks share it out whole. The selection accuracy pools every held-out prediction: k times
-the validation split's samples, or every labelled sample outside the test split.
+the validation split's samples, or every labelled sample outside the test split. With
+``--fold-trials front`` only the candidates that reach the study's front on the validation
+split get the extra trainings (:data:`FOLD_TRIALS`).
 
 The test split takes no part. Normalization statistics and a distillation teacher come from the
 training split as a whole, so a held-out chunk is not entirely unseen by them; the chunk's labels
