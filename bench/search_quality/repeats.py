@@ -205,12 +205,8 @@ class RepeatJob:
     def training(self) -> dict[str, Any]:
         """The ``[training]`` fields every model of the run is trained with (the learning rate
         and batch size only where the run sets them; else each model's space's)."""
-        fields: dict[str, Any] = {"lr_schedule": self.lr_schedule, "augment": self.augment}
-        if self.learning_rate is not None:
-            fields["learning_rate"] = self.learning_rate
-        if self.batch_size is not None:
-            fields["batch_size"] = self.batch_size
-        return fields
+        return {"lr_schedule": self.lr_schedule, "augment": self.augment,
+                **self._rate_and_batch()}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (a student's also gives its teacher's epochs)."""
